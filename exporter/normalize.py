@@ -1,0 +1,379 @@
+"""Normalize and hash customer information (``user_data``) for Meta's Conversions API.
+
+Each value is normalized as ``docs/meta-capi.md`` ("Customer information") says, then
+hashed with SHA-256 (hex, lowercase):
+
+- ``em``: trimmed, lowercased, must look like ``local@domain.tld``.
+- ``ph``: parsed with ``phonenumbers`` in the row's country (else a default region) and
+  accepted only when valid; digits with the country calling code, no ``+``.
+- ``fn``/``ln``: NFC, lowercased, letters of any script and digits only.
+- ``db``: ``YYYYMMDD``.  ``ge``: ``f`` or ``m``.  ``ct``: lowercased letters only.
+- ``st``: US 2-letter code (full names mapped); elsewhere lowercased letters and digits.
+- ``zp``: lowercased, no spaces or dashes; US keeps its first 5 digits.
+- ``country``: ISO 3166-1 alpha-2, lowercased, from a code, alpha-3 or name.
+- ``external_id``: trimmed only.
+
+A value that already is a 64-hex-digit SHA-256 is passed through (lowercased, since Meta
+expects lowercase hex) and never re-normalized. Unusable values normalize to ``None`` and
+their key is omitted, never sent empty.
+
+Every per-value function is memoized (bounded ``lru_cache``): exports repeat the same
+customer on many lines and phone parsing costs tens of microseconds. Lookup tables are
+built once at import. Nothing here logs: the inputs are PII.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+
+import phonenumbers
+import pycountry
+
+__all__ = [
+    "DEFAULT_REGION",
+    "hashed_user_data",
+    "is_sha256",
+    "normalize_birthdate",
+    "normalize_city",
+    "normalize_country",
+    "normalize_email",
+    "normalize_external_id",
+    "normalize_gender",
+    "normalize_name",
+    "normalize_phone",
+    "normalize_postal",
+    "normalize_state",
+    "sha256_hex",
+]
+
+DEFAULT_REGION = "US"
+
+# Big enough to hold the distinct values of a large batch, small enough to stay bounded
+# (a few tens of MB at most across all caches).
+_CACHE_SIZE = 2**17
+_SMALL_CACHE_SIZE = 2**10  # for low-cardinality columns: gender, state, country
+
+_SHA256_RE = re.compile(r"[0-9a-fA-F]{64}")
+# local@domain.tld: one '@', no whitespace, dot-separated non-empty domain labels and a
+# top-level label of at least two characters.
+_EMAIL_RE = re.compile(r"[^@\s]+@(?:[^@\s.]+\.)+[^@\s.]{2,}")
+_US_ZIP_RE = re.compile(r"(\d{5})(?:\d{4})?")
+# Without a known country, a ZIP+4 ("94105-1234", "94105 1234", "941051234") is taken as
+# US: no other country's postal codes have that shape.
+_LIKELY_US_ZIP_RE = re.compile(r"(\d{5})[-\s]?\d{4}")
+_POSTAL_DROP_RE = re.compile(r"[\W_]+")
+_GENDERS = {"f": "f", "female": "f", "m": "m", "male": "m"}
+
+
+# --- text helpers -----------------------------------------------------------------
+
+
+def _text(value: object) -> str | None:
+    """The trimmed string form of ``value``, or None when missing or blank."""
+    if value is None:
+        return None
+    text = (value if isinstance(value, str) else str(value)).strip()
+    return text or None
+
+
+def _keep(text: str, categories: tuple[str, ...]) -> str:
+    """Lowercase ``text`` (NFC) and keep only characters whose Unicode category starts
+    with one of ``categories``.
+
+    Combining marks (``M``) are kept with letters: after NFC, Latin accents are already
+    composed into their letter, but Indic and other scripts write vowels as marks, and
+    dropping them would mangle the name.
+    """
+    lowered = unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).lower())
+    return "".join(ch for ch in lowered if unicodedata.category(ch).startswith(categories))
+
+
+def _key(text: str) -> str:
+    """A lookup key for names and codes: accents folded, lowercase ASCII alphanumerics,
+    a leading "the" dropped ("The Bahamas", "U.S.A." -> "bahamas", "usa")."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    folded = re.sub(r"^\s*the\s+", "", folded)
+    return re.sub(r"[^a-z0-9]", "", folded)
+
+
+# --- lookup tables (built once) -----------------------------------------------------
+
+
+def _build_countries() -> dict[str, str]:
+    table: dict[str, str] = {}
+    # Exact codes and names only: pycountry's fuzzy search is slow and matches loosely.
+    # Later attributes never override earlier ones, so codes win over names.
+    for attr in ("alpha_2", "alpha_3", "name", "common_name", "official_name"):
+        for country in pycountry.countries:
+            label = getattr(country, attr, None)
+            if label:
+                table.setdefault(_key(label), country.alpha_2.lower())
+    # Common names absent from ISO 3166 that real address data uses.
+    aliases = {
+        "uk": "gb",
+        "great britain": "gb",
+        "britain": "gb",
+        "england": "gb",
+        "scotland": "gb",
+        "wales": "gb",
+        "northern ireland": "gb",
+        "russia": "ru",
+        "turkey": "tr",
+    }
+    for alias, code in aliases.items():
+        table.setdefault(_key(alias), code)
+    return table
+
+
+def _build_us_states() -> dict[str, str]:
+    """Keys of US state codes, names and ISO codes ("ca", "california", "usca") -> "ca".
+
+    Includes DC and the outlying areas (PR, GU, VI, ...), which have USPS codes too.
+    """
+    table: dict[str, str] = {}
+    for sub in pycountry.subdivisions.get(country_code="US"):
+        code = sub.code.split("-", 1)[1].lower()
+        for label in (code, sub.name, sub.code):
+            table[_key(label)] = code
+    return table
+
+
+_COUNTRIES = _build_countries()
+_US_STATES = _build_us_states()
+_PHONE_REGIONS = frozenset(phonenumbers.SUPPORTED_REGIONS)
+
+
+# --- hashing ------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def sha256_hex(value: str) -> str:
+    """Hex lowercase SHA-256 of the UTF-8 encoded ``value``."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def is_sha256(value: object) -> bool:
+    """True when ``value`` is a string of exactly 64 hex digits (any case)."""
+    return isinstance(value, str) and _SHA256_RE.fullmatch(value) is not None
+
+
+# --- per-key normalizers --------------------------------------------------------------
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def normalize_email(value: object) -> str | None:
+    text = _text(value)
+    if text is None:
+        return None
+    email = text.lower()
+    return email if _EMAIL_RE.fullmatch(email) else None
+
+
+@lru_cache(maxsize=_SMALL_CACHE_SIZE)
+def normalize_country(value: object) -> str | None:
+    """ISO alpha-2, lowercase, from an alpha-2/alpha-3 code or an English name."""
+    text = _text(value)
+    if text is None:
+        return None
+    return _COUNTRIES.get(_key(text))
+
+
+def _parse_phone(text: str, region: str | None) -> str | None:
+    """E.164 digits (no '+') when ``text`` parses to a valid number, else None."""
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    # is_valid_number only, no is_possible_number fallback: "possible" accepts any
+    # number of plausible length, e.g. a US 7-digit local number without its area
+    # code, whose hash can never match. Meta's fictional 555 examples (650-555-1212,
+    # 206-555-0134) are valid for phonenumbers, so nothing real is lost.
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return f"{number.country_code}{number.national_number}"
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def normalize_phone(
+    value: object, country: object = None, default_region: str = DEFAULT_REGION
+) -> str | None:
+    """Digits with the country calling code and no '+', e.g. '12065550134'.
+
+    ``country`` (code or name) gives the region for national numbers; when it is
+    missing, unknown, or has no phone metadata, ``default_region`` is used.
+    """
+    text = _text(value)
+    if text is None:
+        return None
+    # '00' is the international prefix almost everywhere; phonenumbers only treats it so
+    # when the region dials 00 (not the US, which dials 011), so make it explicit.
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    if text.startswith("+"):
+        return _parse_phone(text, None)
+    alpha_2 = normalize_country(country)
+    region = alpha_2.upper() if alpha_2 and alpha_2.upper() in _PHONE_REGIONS else None
+    parsed = _parse_phone(text, region or default_region)
+    if parsed is None:
+        # A number already written Meta's way (country code, no '+', e.g.
+        # '442079460958' on a US row) is invalid as a national number; only then try
+        # it as international.
+        digits = re.sub(r"[\s().\-]", "", text)
+        if digits.isdigit() and not digits.startswith("0"):
+            parsed = _parse_phone("+" + digits, None)
+    return parsed
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def normalize_name(value: object) -> str | None:
+    """fn / ln: letters of any script and digits, lowercase, NFC ("O'Brien" -> "obrien")."""
+    text = _text(value)
+    if text is None:
+        return None
+    return _keep(text, ("L", "M", "Nd")) or None
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def normalize_birthdate(value: object) -> str | None:
+    """'YYYYMMDD' from a date/datetime or an ISO string ('1990-02-28', '19900228',
+    '1990-02-28T00:00:00'). Impossible dates and years before 1900 (placeholders such as
+    0001-01-01) are dropped."""
+    if isinstance(value, datetime.date):  # datetime is a date too
+        date = value
+    else:
+        text = _text(value)
+        if text is None:
+            return None
+        try:
+            date = datetime.date.fromisoformat(text)
+        except ValueError:
+            try:
+                date = datetime.datetime.fromisoformat(text).date()
+            except ValueError:
+                return None
+    if date.year < 1900:
+        return None
+    return f"{date.year:04d}{date.month:02d}{date.day:02d}"
+
+
+@lru_cache(maxsize=_SMALL_CACHE_SIZE)
+def normalize_gender(value: object) -> str | None:
+    text = _text(value)
+    return _GENDERS.get(text.lower()) if text else None
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def normalize_city(value: object) -> str | None:
+    """Letters only, lowercase ("San Francisco" -> "sanfrancisco", "São Paulo" -> "sãopaulo")."""
+    text = _text(value)
+    if text is None:
+        return None
+    return _keep(text, ("L", "M")) or None
+
+
+@lru_cache(maxsize=_SMALL_CACHE_SIZE)
+def normalize_state(value: object, country: object = None) -> str | None:
+    """US: the 2-letter code from a code or full name ("California", " ca " -> "ca"),
+    else dropped. Elsewhere: lowercase letters and digits.
+
+    Country unknown: a US state code or name maps to its code (it is very likely US, and
+    a 2-letter code comes out the same either way); anything else follows the generic rule.
+    """
+    text = _text(value)
+    if text is None:
+        return None
+    alpha_2 = normalize_country(country)
+    if alpha_2 is None or alpha_2 == "us":
+        code = _US_STATES.get(_key(text))
+        if code is not None or alpha_2 == "us":
+            return code
+    return _keep(text, ("L", "M", "Nd")) or None
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def normalize_postal(value: object, country: object = None) -> str | None:
+    """Lowercase, no spaces or dashes (nor other punctuation). US: the first 5 digits of a
+    5-digit ZIP or ZIP+4, anything else dropped. UK keeps the full postcode.
+
+    Country unknown: a ZIP+4 is taken as US ("94105-1234" -> "94105"); anything else
+    follows the generic rule.
+    """
+    text = _text(value)
+    if text is None:
+        return None
+    alpha_2 = normalize_country(country)
+    if alpha_2 == "us":
+        match = _US_ZIP_RE.fullmatch(re.sub(r"[\s\-]", "", text))
+        return match.group(1) if match else None
+    if alpha_2 is None:
+        match = _LIKELY_US_ZIP_RE.fullmatch(text)
+        if match:
+            return match.group(1)
+    return _POSTAL_DROP_RE.sub("", text.lower()) or None
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def normalize_external_id(value: object) -> str | None:
+    """Trimmed only: IDs are case-sensitive (our rule, as the replaced destination does)."""
+    return _text(value)
+
+
+# --- a whole row ----------------------------------------------------------------------
+
+# A normalizer given (value, row country as alpha-2 or None, default phone region).
+_RowNormalizer = Callable[[object, "str | None", str], "str | None"]
+
+# Meta key -> (model column, normalizer), in the order Meta documents the keys.
+_ROW_FIELDS: tuple[tuple[str, str, _RowNormalizer], ...] = (
+    ("em", "email", lambda value, _country, _region: normalize_email(value)),
+    ("ph", "phone", normalize_phone),
+    ("fn", "given_name", lambda value, _country, _region: normalize_name(value)),
+    ("ln", "surname", lambda value, _country, _region: normalize_name(value)),
+    ("db", "birthdate", lambda value, _country, _region: normalize_birthdate(value)),
+    ("ge", "gender", lambda value, _country, _region: normalize_gender(value)),
+    ("ct", "city", lambda value, _country, _region: normalize_city(value)),
+    ("st", "state", lambda value, country, _region: normalize_state(value, country)),
+    ("zp", "postal", lambda value, country, _region: normalize_postal(value, country)),
+    ("country", "country", lambda value, _country, _region: normalize_country(value)),
+    ("external_id", "external_id", lambda value, _c, _r: normalize_external_id(value)),
+)
+
+
+def _prehashed(value: object) -> str | None:
+    """The lowercase hash when ``value`` already is a SHA-256, else None."""
+    if isinstance(value, str):
+        text = value.strip()
+        if is_sha256(text):
+            return text.lower()
+    return None
+
+
+def hashed_user_data(
+    row: Mapping[str, object], default_region: str = DEFAULT_REGION
+) -> dict[str, str]:
+    """Meta ``user_data`` keys -> SHA-256 hex for the model row's customer columns.
+
+    Keys whose value is missing or unusable are omitted. The row's ``country`` (code or
+    name) gives the context for phone, state and postal; phones fall back to
+    ``default_region``.
+    """
+    raw_country = row.get("country")
+    country = None if _prehashed(raw_country) else normalize_country(raw_country)
+    result: dict[str, str] = {}
+    for meta_key, column, normalize in _ROW_FIELDS:
+        value = row.get(column)
+        if value is None:
+            continue
+        hashed = _prehashed(value)
+        if hashed is None:
+            normalized = normalize(value, country, default_region)
+            if normalized is None:
+                continue
+            hashed = sha256_hex(normalized)
+        result[meta_key] = hashed
+    return result

@@ -1,0 +1,152 @@
+"""`python -m exporter`: flags and environment variables -> ExportConfig -> run_export -> exit code."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from exporter import tokens
+from exporter.config import (
+    DEFAULT_API_VERSION,
+    DEFAULT_DATABASE,
+    DEFAULT_GRAPH_URL,
+    DEFAULT_MODEL,
+    MAX_BATCH_SIZE,
+    ConfigError,
+    ExportConfig,
+    RejectionThreshold,
+    RetryPolicy,
+)
+from exporter.pipeline import EXIT_CONFIG, run_export
+from exporter.state import DatabaseBusyError
+
+log = logging.getLogger("exporter")
+
+DESCRIPTION = """\
+Upload the dbt model meta_offline_events to Meta's Conversions API as offline events: one
+event per order, customer data normalized and SHA-256 hashed, batches of at most 1,000.
+Run it from the repository root after `dbt run`. Events Meta accepted are logged in the
+DuckDB file (schema meta_capi), so a rerun sends only new or changed orders.
+
+  python -m exporter --dry-run            build and validate, write request bodies, send nothing
+  python -m exporter                      send (needs META_ACCESS_TOKEN and META_DATASET_ID)
+  python -m exporter token check          when does the token expire?
+  python -m exporter token refresh        exchange it for a long-lived token
+"""
+
+EPILOG = """\
+environment:
+  META_ACCESS_TOKEN     access token (secret; never a flag, never logged)
+  META_DATASET_ID       dataset (pixel) id, or --dataset-id
+  META_APP_SECRET       app secret: adds appsecret_proof to every request
+  META_APP_ID           app id, for `token refresh` and `token check`
+  META_GRAPH_URL, META_API_VERSION, META_TEST_EVENT_CODE, DBT_DUCKDB_PATH, DBT_TARGET_PATH
+
+exit codes:
+  0  every sendable event was accepted (rows rejected by validation are reported, not fatal)
+  1  Meta rejected some events, some could not be delivered, or --max-rejected was exceeded
+  2  configuration, usage or authorization error: the message says how to fix it
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(
+        prog="python -m exporter",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    meta = parser.add_argument_group("Meta")
+    meta.add_argument("--dataset-id", default=env("META_DATASET_ID"), help="dataset id [META_DATASET_ID]")
+    meta.add_argument("--graph-url", default=env("META_GRAPH_URL", DEFAULT_GRAPH_URL), help="Graph API base URL [META_GRAPH_URL] (default: %(default)s)")
+    meta.add_argument("--api-version", default=env("META_API_VERSION", DEFAULT_API_VERSION), help="Graph API version [META_API_VERSION] (default: %(default)s)")
+    meta.add_argument("--test-event-code", default=env("META_TEST_EVENT_CODE"), help="send as test events, shown in Events Manager > Test events [META_TEST_EVENT_CODE]")
+
+    source = parser.add_argument_group("model")
+    source.add_argument("--database", type=Path, default=Path(env("DBT_DUCKDB_PATH", DEFAULT_DATABASE)), help="DuckDB file dbt built [DBT_DUCKDB_PATH] (default: %(default)s)")
+    source.add_argument("--model", default=DEFAULT_MODEL, help="dbt model to export (default: %(default)s)")
+    source.add_argument("--dbt-target-path", type=Path, default=Path(env("DBT_TARGET_PATH", "target")), help="dbt's target folder with manifest.json [DBT_TARGET_PATH] (default: %(default)s)")
+    source.add_argument("--allow-unsuccessful-model", action="store_true", help="export even if dbt's last run of the model did not succeed")
+
+    run = parser.add_argument_group("run")
+    run.add_argument("--dry-run", action="store_true", help="build and validate events, write the request bodies to a file, send nothing")
+    run.add_argument("--dry-run-output", type=Path, help="where --dry-run writes request bodies (default: target/meta_capi/dry_run_RUN_ID.jsonl)")
+    run.add_argument("--max-rejected", type=RejectionThreshold.parse, help="exit 1 when more rows than this are rejected: a count (25) or a share (2%%)")
+    run.add_argument("--resend", action="store_true", help="send every event in the window again, even those Meta already accepted")
+    run.add_argument("--report-json", type=Path, help="also write the run report as JSON to this file")
+    run.add_argument("--default-phone-region", default="US", help="region for phone numbers without a country code when the row has no country (default: %(default)s)")
+
+    tuning = parser.add_argument_group("delivery")
+    tuning.add_argument("--batch-size", type=int, default=MAX_BATCH_SIZE, help="events per request, at most 1000 (default: %(default)s)")
+    tuning.add_argument("--concurrency", type=int, default=4, help="requests in flight at once (default: %(default)s)")
+    tuning.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for Meta's answer (default: %(default)s)")
+    tuning.add_argument("--max-tries", type=int, default=RetryPolicy.max_tries, help="tries per request for temporary errors and throttling (default: %(default)s)")
+    tuning.add_argument("--retry-budget", type=float, default=RetryPolicy.budget_seconds, help="seconds a run may spend waiting to retry (default: %(default)s)")
+    tuning.add_argument("--first-retry-wait", type=float, default=RetryPolicy.first_wait, help="first wait before a retry, doubled each time (default: %(default)s)")
+    tuning.add_argument("--duckdb-memory-limit", default="512MB", help="DuckDB memory limit; larger sorts spill to disk (default: %(default)s)")
+
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every batch")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log errors only; no summary")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> ExportConfig:
+    return ExportConfig(
+        dataset_id=args.dataset_id or "",
+        access_token=os.environ.get("META_ACCESS_TOKEN") or None,
+        app_secret=os.environ.get("META_APP_SECRET") or None,
+        graph_url=args.graph_url,
+        api_version=args.api_version,
+        test_event_code=args.test_event_code or None,
+        database=args.database,
+        model=args.model,
+        dbt_target_path=args.dbt_target_path,
+        allow_unsuccessful_model=args.allow_unsuccessful_model,
+        dry_run=args.dry_run,
+        dry_run_output=args.dry_run_output,
+        resend=args.resend,
+        batch_size=args.batch_size,
+        concurrency=args.concurrency,
+        timeout_seconds=args.timeout,
+        retry=RetryPolicy(max_tries=args.max_tries, first_wait=args.first_retry_wait, budget_seconds=args.retry_budget),
+        max_rejected=args.max_rejected,
+        default_phone_region=args.default_phone_region.upper(),
+        report_json=args.report_json,
+        duckdb_memory_limit=args.duckdb_memory_limit,
+        progress=not args.quiet,
+    )
+
+
+def setup_logging(verbose: bool, quiet: bool) -> None:
+    level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["token"]:
+        return tokens.main(argv[1:])
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exit_.code or 0)
+    setup_logging(args.verbose, args.quiet)
+    try:
+        config = config_from_args(args)
+        report = run_export(config)
+    except (ConfigError, DatabaseBusyError) as error:
+        log.error("%s", error)
+        return EXIT_CONFIG
+    if not args.quiet:
+        print(report.summary(), file=sys.stderr)
+    if report.error:
+        log.error("%s", report.error)
+    if config.report_json:
+        report.write_json(config.report_json)
+    return report.exit_code

@@ -1,0 +1,114 @@
+"""Deliver one batch of events: retry what is temporary, isolate the events Meta rejects.
+
+Meta rejects a whole request when one event in it is invalid (code 100). The offending event is
+found from the index Meta's message gives (`data[N]`), or else by splitting the batch in halves,
+so every other event of the batch is still delivered.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from exporter.config import RetryPolicy
+from exporter.events import BuiltEvent
+from exporter.meta_api import ErrorKind, MetaApiError, MetaClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchOutcome:
+    accepted: list[tuple[list[BuiltEvent], str | None]] = field(default_factory=list)  # (events, fbtrace_id)
+    rejected: list[tuple[BuiltEvent, str]] = field(default_factory=list)  # (event, Meta's message)
+    undelivered: list[BuiltEvent] = field(default_factory=list)
+    requests: int = 0
+    retries: int = 0
+    fatal: MetaApiError | None = None
+
+
+class Deliverer:
+    """Thread-safe: several batches may be delivered at once; a fatal error stops them all."""
+
+    def __init__(
+        self,
+        client: MetaClient,
+        dataset_id: str,
+        test_event_code: str | None,
+        policy: RetryPolicy,
+        clock: Callable[[], float] = time.monotonic,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._client = client
+        self._dataset_id = dataset_id
+        self._test_event_code = test_event_code
+        self._policy = policy
+        self._clock = clock
+        self._jitter = jitter
+        self._deadline = clock() + policy.budget_seconds
+        self.stopped = threading.Event()
+
+    def deliver(self, events: list[BuiltEvent]) -> BatchOutcome:
+        outcome = BatchOutcome()
+        self._deliver(events, outcome)
+        return outcome
+
+    def _deliver(self, events: list[BuiltEvent], outcome: BatchOutcome) -> None:
+        if outcome.fatal or self.stopped.is_set():
+            outcome.undelivered.extend(events)
+            return
+        try:
+            accepted = self._post_with_retries(events, outcome)
+        except MetaApiError as error:
+            if error.kind is not ErrorKind.INVALID_EVENT:
+                outcome.fatal = error
+                outcome.undelivered.extend(events)
+                self.stopped.set()
+                return
+            self._isolate(events, error, outcome)
+            return
+        outcome.accepted.append((events, accepted.fbtrace_id))
+
+    def _isolate(self, events: list[BuiltEvent], error: MetaApiError, outcome: BatchOutcome) -> None:
+        index = error.event_index()
+        if len(events) == 1:
+            outcome.rejected.append((events[0], str(error)))
+        elif index is not None and index < len(events):
+            log.warning("Meta rejected event %s of a batch of %d; sending the others again", index, len(events))
+            outcome.rejected.append((events[index], str(error)))
+            self._deliver(events[:index] + events[index + 1 :], outcome)
+        else:
+            half = len(events) // 2
+            log.warning("Meta rejected a batch of %d without naming the event; splitting it", len(events))
+            self._deliver(events[:half], outcome)
+            self._deliver(events[half:], outcome)
+
+    def _post_with_retries(self, events: list[BuiltEvent], outcome: BatchOutcome):
+        bodies = [event.json for event in events]
+        for attempt in range(1, self._policy.max_tries + 1):
+            outcome.requests += 1
+            try:
+                return self._client.post_events(self._dataset_id, bodies, self._test_event_code)
+            except MetaApiError as error:
+                if error.kind is not ErrorKind.TRANSIENT or attempt == self._policy.max_tries:
+                    raise
+                wait = self.wait_before_retry(attempt, error.retry_after)
+                if self._clock() + wait > self._deadline:
+                    log.error("Retry budget of %gs used up", self._policy.budget_seconds)
+                    raise
+                log.warning("%s; retry %d in %.1fs", error, attempt, wait)
+                outcome.retries += 1
+                if self.stopped.wait(wait):  # another batch hit an error that ends the run
+                    raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def wait_before_retry(self, attempt: int, server_hint: float | None) -> float:
+        """Exponential backoff with jitter, unless the server said how long to wait."""
+        if server_hint is not None:
+            return server_hint
+        backoff = min(self._policy.max_wait, self._policy.first_wait * 2 ** (attempt - 1))
+        return backoff * (0.5 + self._jitter() / 2)

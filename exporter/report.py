@@ -1,0 +1,83 @@
+"""The run report: where every row went, as a readable summary (stderr) and as JSON (a file)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from exporter.validation import REASONS
+
+# The counts stored in meta_capi.runs, in this order.
+RUN_COUNTS = (
+    "rows_read", "rows_rejected", "events_built", "events_skipped", "events_sent", "events_accepted",
+    "events_rejected_by_meta", "events_undelivered", "batches", "retries",
+)  # fmt: skip
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    dataset_id: str
+    model: str
+    dry_run: bool
+    test_event_code: bool
+    started_at: str = ""
+    finished_at: str = ""
+    duration_seconds: float = 0.0
+    rows_in_model: int = 0
+    rows_read: int = 0  # less than rows_in_model only when a run was stopped early
+    rows_rejected: int = 0
+    rejected_by_reason: Counter = field(default_factory=Counter)
+    events_built: int = 0  # one per order whose lines all passed validation
+    events_skipped: int = 0  # already accepted by Meta with the same payload
+    events_sent: int = 0  # posted (in a dry run: written to the payload file)
+    events_accepted: int = 0
+    events_rejected_by_meta: int = 0
+    events_undelivered: int = 0
+    batches: int = 0
+    requests: int = 0
+    retries: int = 0
+    exit_code: int = 0
+    completed: bool = False
+    error: str | None = None
+    payload_file: str | None = None
+
+    def counts(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in RUN_COUNTS}
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "rejected_by_reason": dict(sorted(self.rejected_by_reason.items()))}
+
+    def write_json(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    def summary(self) -> str:
+        mode = "dry run" if self.dry_run else "test events" if self.test_event_code else "run"
+        sent_label = "events written" if self.dry_run else "events sent"
+        lines = [
+            f"Meta offline events {mode} {self.run_id}: dataset {self.dataset_id}, model {self.model}",
+            f"  rows read               {self.rows_read:>9}" + (
+                f"  (of {self.rows_in_model}: stopped early)" if self.rows_read < self.rows_in_model else ""
+            ),
+            f"  rows rejected           {self.rows_rejected:>9}",
+            *(
+                f"    {reason:<34}{count:>6}  {REASONS.get(reason, '')}"
+                for reason, count in self.rejected_by_reason.most_common()
+            ),
+            f"  events built            {self.events_built:>9}  (one per order)",
+            f"  already sent, skipped   {self.events_skipped:>9}",
+            f"  {sent_label:<24}{self.events_sent:>9}  in {self.batches} batches, {self.requests} requests, {self.retries} retries",
+        ]
+        if not self.dry_run:
+            lines += [
+                f"  accepted by Meta        {self.events_accepted:>9}",
+                f"  rejected by Meta        {self.events_rejected_by_meta:>9}",
+                f"  not delivered           {self.events_undelivered:>9}",
+            ]
+        if self.payload_file:
+            lines.append(f"  request bodies          {self.payload_file}")
+        lines.append(f"  duration                {self.duration_seconds:>8.1f}s, exit code {self.exit_code}")
+        return "\n".join(lines)

@@ -17,9 +17,10 @@ A value that already is a 64-hex-digit SHA-256 is passed through (lowercased, si
 expects lowercase hex) and never re-normalized. Unusable values normalize to ``None`` and
 their key is omitted, never sent empty.
 
-Every per-value function is memoized (bounded ``lru_cache``): exports repeat the same
-customer on many lines and phone parsing costs tens of microseconds. Lookup tables are
-built once at import. Nothing here logs: the inputs are PII.
+Every per-value normalizer, and the hashing of each key in ``hashed_user_data``, is
+memoized (bounded ``lru_cache``): exports repeat the same customer on many lines and
+phone parsing costs tens of microseconds. Lookup tables are built once at import.
+Nothing here logs: the inputs are PII.
 """
 
 from __future__ import annotations
@@ -53,10 +54,11 @@ __all__ = [
 
 DEFAULT_REGION = "US"
 
-# Big enough to hold the distinct values of a large batch, small enough to stay bounded
-# (a few tens of MB at most across all caches).
-_CACHE_SIZE = 2**17
-_SMALL_CACHE_SIZE = 2**10  # for low-cardinality columns: gender, state, country
+# Per-value caches: big enough to hold the customers of a large batch, bounded because an
+# entry costs about 300 bytes (2**16 entries: about 20 MB when full).
+_CACHE_SIZE = 2**16
+_ROW_CACHE_SIZE = 2**16  # per key, for hashed_user_data
+_SMALL_CACHE_SIZE = 2**12  # for low-cardinality columns: gender, state, country
 
 _SHA256_RE = re.compile(r"[0-9a-fA-F]{64}")
 # local@domain.tld: one '@', no whitespace, dot-separated non-empty domain labels and a
@@ -151,7 +153,6 @@ _PHONE_REGIONS = frozenset(phonenumbers.SUPPORTED_REGIONS)
 # --- hashing ------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=_CACHE_SIZE)
 def sha256_hex(value: str) -> str:
     """Hex lowercase SHA-256 of the UTF-8 encoded ``value``."""
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
@@ -269,7 +270,7 @@ def normalize_gender(value: object) -> str | None:
 
 @lru_cache(maxsize=_CACHE_SIZE)
 def normalize_city(value: object) -> str | None:
-    """Letters only, lowercase ("San Francisco" -> "sanfrancisco", "São Paulo" -> "sãopaulo")."""
+    """Letters of any script only, lowercase ("San Francisco" -> "sanfrancisco")."""
     text = _text(value)
     if text is None:
         return None
@@ -325,24 +326,6 @@ def normalize_external_id(value: object) -> str | None:
 
 # --- a whole row ----------------------------------------------------------------------
 
-# A normalizer given (value, row country as alpha-2 or None, default phone region).
-_RowNormalizer = Callable[[object, "str | None", str], "str | None"]
-
-# Meta key -> (model column, normalizer), in the order Meta documents the keys.
-_ROW_FIELDS: tuple[tuple[str, str, _RowNormalizer], ...] = (
-    ("em", "email", lambda value, _country, _region: normalize_email(value)),
-    ("ph", "phone", normalize_phone),
-    ("fn", "given_name", lambda value, _country, _region: normalize_name(value)),
-    ("ln", "surname", lambda value, _country, _region: normalize_name(value)),
-    ("db", "birthdate", lambda value, _country, _region: normalize_birthdate(value)),
-    ("ge", "gender", lambda value, _country, _region: normalize_gender(value)),
-    ("ct", "city", lambda value, _country, _region: normalize_city(value)),
-    ("st", "state", lambda value, country, _region: normalize_state(value, country)),
-    ("zp", "postal", lambda value, country, _region: normalize_postal(value, country)),
-    ("country", "country", lambda value, _country, _region: normalize_country(value)),
-    ("external_id", "external_id", lambda value, _c, _r: normalize_external_id(value)),
-)
-
 
 def _prehashed(value: object) -> str | None:
     """The lowercase hash when ``value`` already is a SHA-256, else None."""
@@ -351,6 +334,45 @@ def _prehashed(value: object) -> str | None:
         if is_sha256(text):
             return text.lower()
     return None
+
+
+def _hasher(normalizer: Callable[..., str | None]) -> Callable[..., str | None]:
+    """A memoized ``(value, *context) -> hash or None`` for one key.
+
+    One cache lookup per key and row when customers repeat, and one cache per key
+    rather than two: it calls the normalizer's uncached body (``__wrapped__``), so rows
+    do not fill the public normalizer caches as well.
+    """
+    normalize = getattr(normalizer, "__wrapped__", normalizer)
+
+    @lru_cache(maxsize=_ROW_CACHE_SIZE)
+    def hashed(value: object, *context: object) -> str | None:
+        prehashed = _prehashed(value)
+        if prehashed is not None:
+            return prehashed
+        normalized = normalize(value, *context)
+        return sha256_hex(normalized) if normalized is not None else None
+
+    return hashed
+
+
+# Which context a key's normalizer takes after the value.
+_NO_CONTEXT, _COUNTRY, _COUNTRY_AND_REGION = 0, 1, 2
+
+# Meta key -> (model column, memoized hasher, context), in the order Meta lists them.
+_ROW_FIELDS: tuple[tuple[str, str, Callable[..., str | None], int], ...] = (
+    ("em", "email", _hasher(normalize_email), _NO_CONTEXT),
+    ("ph", "phone", _hasher(normalize_phone), _COUNTRY_AND_REGION),
+    ("fn", "given_name", _hasher(normalize_name), _NO_CONTEXT),
+    ("ln", "surname", _hasher(normalize_name), _NO_CONTEXT),
+    ("db", "birthdate", _hasher(normalize_birthdate), _NO_CONTEXT),
+    ("ge", "gender", _hasher(normalize_gender), _NO_CONTEXT),
+    ("ct", "city", _hasher(normalize_city), _NO_CONTEXT),
+    ("st", "state", _hasher(normalize_state), _COUNTRY),
+    ("zp", "postal", _hasher(normalize_postal), _COUNTRY),
+    ("country", "country", _hasher(normalize_country), _NO_CONTEXT),
+    ("external_id", "external_id", _hasher(normalize_external_id), _NO_CONTEXT),
+)
 
 
 def hashed_user_data(
@@ -364,16 +386,13 @@ def hashed_user_data(
     """
     raw_country = row.get("country")
     country = None if _prehashed(raw_country) else normalize_country(raw_country)
+    contexts: tuple[tuple[object, ...], ...] = ((), (country,), (country, default_region))
     result: dict[str, str] = {}
-    for meta_key, column, normalize in _ROW_FIELDS:
+    for meta_key, column, hashed, context in _ROW_FIELDS:
         value = row.get(column)
         if value is None:
             continue
-        hashed = _prehashed(value)
-        if hashed is None:
-            normalized = normalize(value, country, default_region)
-            if normalized is None:
-                continue
-            hashed = sha256_hex(normalized)
-        result[meta_key] = hashed
+        digest = hashed(value, *contexts[context])
+        if digest is not None:
+            result[meta_key] = digest
     return result

@@ -1,0 +1,122 @@
+"""One event per order (exporter/events.py)."""
+
+import hashlib
+import json
+from datetime import datetime, timezone
+
+from exporter.events import EventBuilder
+from exporter.model_reader import Order
+from exporter.normalize import sha256_hex
+
+NOW_SECONDS = int(datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc).timestamp())
+CUSTOMER = {
+    "external_id": "amp-1",
+    "email": " John_Smith@Gmail.com ",
+    "phone": "(650) 555-1212",
+    "given_name": "John",
+    "surname": "O'Smith",
+    "birthdate": None,
+    "gender": None,
+    "city": None,
+    "state": None,
+    "postal": None,
+    "country": "US",
+}
+
+
+def item(product_id, quantity, price, **overrides):
+    return {
+        **CUSTOMER,
+        "order_id": "o-1",
+        "product_id": product_id,
+        "quantity": quantity,
+        "price": price,
+        "currency": "usd",
+        "timestamp": datetime(2026, 11, 22, 9, 30),
+        "action_source": "physical_store",
+        "event_name": "Purchase",
+        **overrides,
+    }
+
+
+def build(*lines, sent=None):
+    return EventBuilder(NOW_SECONDS).build(Order("o-1", list(lines), sent))
+
+
+def test_lines_of_an_order_become_one_event():
+    result = build(item("sku-1", 2, 9.99), item("sku-2", 1, 0.5, timestamp=datetime(2026, 11, 22, 9, 0)))
+    assert result.rejections == []
+    event = json.loads(result.event.json)
+    assert event == {
+        "event_name": "Purchase",
+        "event_time": 1795338000,  # the earliest line: 09:00 UTC
+        "action_source": "physical_store",
+        "event_id": "o-1",
+        "user_data": {
+            "em": sha256_hex("john_smith@gmail.com"),
+            "ph": sha256_hex("16505551212"),
+            "fn": sha256_hex("john"),
+            "ln": sha256_hex("osmith"),
+            "country": sha256_hex("us"),
+            "external_id": sha256_hex("amp-1"),
+        },
+        "custom_data": {
+            "currency": "USD",
+            "value": 20.48,
+            "contents": [{"id": "sku-1", "quantity": 2, "item_price": 9.99}, {"id": "sku-2", "quantity": 1, "item_price": 0.5}],
+            "order_id": "o-1",
+            "num_items": 3,
+            "content_type": "product",
+        },
+    }
+    assert result.event.payload_hash == hashlib.sha256(result.event.json.encode()).hexdigest()
+    assert (result.event.event_id, result.event.order_id, result.event.line_count) == ("o-1", "o-1", 2)
+
+
+def test_the_same_order_gives_the_same_text_every_time():
+    first = build(item("sku-1", 2, 9.99)).event
+    again = build(item("sku-1", 2, 9.99)).event
+    changed = build(item("sku-1", 3, 9.99)).event
+    assert first.json == again.json and first.payload_hash == again.payload_hash
+    assert changed.event_id == first.event_id and changed.payload_hash != first.payload_hash
+
+
+def test_value_is_rounded_to_cents():
+    # price = item_revenue / item_quantity: 10.00 / 3 comes back as 3.333..., and 3 of them are 10.00.
+    event = json.loads(build(item("a", 3, 10 / 3), item("b", 1, 0.004)).event.json)
+    assert event["custom_data"]["value"] == 10.0
+    assert event["custom_data"]["contents"][0]["item_price"] == 10 / 3
+
+
+def test_one_bad_line_holds_back_the_whole_order():
+    result = build(item("sku-1", 2, 9.99), item("sku-2", 1, -1.0))
+    assert result.event is None
+    assert [(r.order_id, r.product_id, r.stage, r.reason) for r in result.rejections] == [
+        ("o-1", "sku-1", "validation", "order_has_rejected_line"),
+        ("o-1", "sku-2", "validation", "price_negative"),
+    ]
+
+
+def test_an_order_in_two_currencies_is_rejected():
+    result = build(item("sku-1", 1, 1.0), item("sku-2", 1, 1.0, currency="EUR"))
+    assert result.event is None
+    assert [r.reason for r in result.rejections] == ["order_currencies_differ"] * 2
+
+
+def test_a_customer_without_usable_contact_is_rejected():
+    result = build(item("sku-1", 1, 1.0, email="not-an-email", phone="123"))
+    assert [r.reason for r in result.rejections] == ["no_usable_email_or_phone"]
+
+
+def test_website_events_carry_their_extra_fields_unhashed():
+    result = build(
+        item(
+            "sku-1", 1, 1.0,
+            action_source="website", event_id="web-42", client_user_agent="Mozilla/5.0",
+            event_source_url="https://shop.example/thanks",
+        )
+    )  # fmt: skip
+    event = json.loads(result.event.json)
+    assert event["event_id"] == "web-42"
+    assert event["event_source_url"] == "https://shop.example/thanks"
+    assert event["user_data"]["client_user_agent"] == "Mozilla/5.0"

@@ -1,0 +1,121 @@
+"""Shared fixtures: a fake Meta API on 127.0.0.1 and a DuckDB file holding a model table."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import duckdb
+import pytest
+from fake_meta import FakeMeta
+
+from exporter.cli import main
+
+TOKEN = "EAAtest-token-0123456789"
+DATASET = "1234567890"
+MODEL_COLUMNS = (
+    "external_id varchar, email varchar, phone varchar, given_name varchar, surname varchar, birthdate date, "
+    "gender varchar, city varchar, state varchar, postal varchar, country varchar, order_id varchar, "
+    "quantity integer, product_id varchar, timestamp timestamp, price double, currency varchar, "
+    "action_source varchar, event_name varchar"
+)
+
+
+@pytest.fixture
+def meta():
+    with FakeMeta(token=TOKEN, dataset_ids=[DATASET]) as server:
+        yield server
+
+
+def utc_now_naive() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def order_lines(count: int, first: int = 0, hours_ago: float = 5, customers: int = 50) -> list[dict]:
+    """`count` orders of 1-3 lines each, from a small set of repeat customers."""
+    when = utc_now_naive() - timedelta(hours=hours_ago)
+    lines = []
+    for number in range(first, first + count):
+        customer = number % customers
+        for line in range(1 + number % 3):
+            lines.append(
+                {
+                    "external_id": f"amp-{customer:04d}",
+                    "email": f"Customer.{customer}@Example.com",
+                    "phone": f"+1 (206) 555-{customer:04d}",
+                    "given_name": "Zoë",
+                    "surname": "O'Brien",
+                    "birthdate": None,
+                    "gender": "female",
+                    "city": "Seattle",
+                    "state": "Washington",
+                    "postal": "98101-1234",
+                    "country": "US",
+                    "order_id": f"ord-{number:06d}",
+                    "quantity": 1 + line,
+                    "product_id": f"sku-{line}",
+                    "timestamp": when,
+                    "price": 10.0 + line,
+                    "currency": "USD",
+                    "action_source": "physical_store",
+                    "event_name": "Purchase",
+                }
+            )
+    return lines
+
+
+@dataclass
+class ModelFile:
+    """A DuckDB file with a `meta_offline_events` table and the dbt manifest that points at it."""
+
+    database: Path
+    target: Path
+
+    def write(self, lines: list[dict]) -> None:
+        con = duckdb.connect(str(self.database))
+        con.execute(f"create or replace table main.meta_offline_events ({MODEL_COLUMNS})")
+        if lines:
+            names = list(lines[0])
+            # One statement with a list per column: executemany inserts row by row, slowly.
+            con.execute(
+                f"insert into main.meta_offline_events ({', '.join(names)}) "
+                f"select {', '.join('unnest(?)' for _ in names)}",
+                [[line[name] for line in lines] for name in names],
+            )
+        con.close()
+
+    def query(self, sql: str) -> list[tuple]:
+        con = duckdb.connect(str(self.database))
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
+
+    def args(self, *extra: str) -> list[str]:
+        return ["--database", str(self.database), "--dbt-target-path", str(self.target), *extra]
+
+
+@pytest.fixture
+def model(tmp_path) -> ModelFile:
+    target = tmp_path / "target"
+    target.mkdir()
+    node = {"resource_type": "model", "name": "meta_offline_events", "schema": "main", "alias": "meta_offline_events"}
+    (target / "manifest.json").write_text(json.dumps({"nodes": {"model.offline_conversions.meta_offline_events": node}}))
+    return ModelFile(tmp_path / "warehouse.duckdb", target)
+
+
+@pytest.fixture
+def export_env(monkeypatch, meta):
+    """The environment of a scheduled run, pointed at the fake Meta; returns a runner of main()."""
+    for name in ("META_APP_SECRET", "META_TEST_EVENT_CODE", "DBT_DUCKDB_PATH", "DBT_TARGET_PATH", "META_API_VERSION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("META_ACCESS_TOKEN", TOKEN)
+    monkeypatch.setenv("META_DATASET_ID", DATASET)
+    monkeypatch.setenv("META_GRAPH_URL", meta.url)
+
+    def run(model: ModelFile, *extra: str) -> int:
+        return main(model.args("--first-retry-wait", "0.01", *extra))
+
+    return run

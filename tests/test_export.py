@@ -1,0 +1,191 @@
+"""The exporter end to end: a DuckDB model table -> python -m exporter -> a fake Meta on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+from datetime import timezone
+
+from conftest import DATASET, TOKEN, order_lines
+from fake_meta import appsecret_proof, sha256_hex
+
+
+def accepted_order_ids(meta) -> list[str]:
+    return [event["custom_data"]["order_id"] for event in meta.accepted_events]
+
+
+def test_one_event_per_order_exactly_as_meta_expects(model, meta, export_env, tmp_path):
+    lines = order_lines(3)
+    model.write(lines)
+    report_path = tmp_path / "report.json"
+
+    assert export_env(model, "--report-json", str(report_path)) == 0
+
+    first = lines[0]
+    event_time = int(first["timestamp"].replace(tzinfo=timezone.utc).timestamp())  # naive = UTC
+    user_data = {
+        "em": sha256_hex("customer.0@example.com"),
+        "ph": sha256_hex("12065550000"),
+        "fn": sha256_hex("zoë"),
+        "ln": sha256_hex("obrien"),
+        "ge": sha256_hex("f"),
+        "ct": sha256_hex("seattle"),
+        "st": sha256_hex("wa"),
+        "zp": sha256_hex("98101"),
+        "country": sha256_hex("us"),
+        "external_id": sha256_hex("amp-0000"),
+    }
+    assert meta.accepted_events[0] == {
+        "event_name": "Purchase",
+        "event_time": event_time,
+        "action_source": "physical_store",
+        "event_id": "ord-000000",
+        "user_data": user_data,
+        "custom_data": {
+            "currency": "USD",
+            "value": 10.0,
+            "contents": [{"id": "sku-0", "quantity": 1, "item_price": 10.0}],
+            "order_id": "ord-000000",
+            "num_items": 1,
+            "content_type": "product",
+        },
+    }
+    assert meta.accepted_events[2]["custom_data"] == {
+        "currency": "USD",
+        "value": 10.0 + 2 * 11.0 + 3 * 12.0,
+        "contents": [
+            {"id": "sku-0", "quantity": 1, "item_price": 10.0},
+            {"id": "sku-1", "quantity": 2, "item_price": 11.0},
+            {"id": "sku-2", "quantity": 3, "item_price": 12.0},
+        ],
+        "order_id": "ord-000002",
+        "num_items": 6,
+        "content_type": "product",
+    }
+    assert accepted_order_ids(meta) == ["ord-000000", "ord-000001", "ord-000002"]
+    request = meta.event_requests[0]
+    assert request.token == TOKEN and request.token_source == "body"
+    assert request.path == f"/v26.0/{DATASET}/events"
+
+    report = json.loads(report_path.read_text())
+    assert {k: report[k] for k in ("rows_read", "rows_rejected", "events_built", "events_sent", "events_accepted", "batches", "exit_code", "completed")} == {
+        "rows_read": 6, "rows_rejected": 0, "events_built": 3, "events_sent": 3, "events_accepted": 3,
+        "batches": 1, "exit_code": 0, "completed": True,
+    }  # fmt: skip
+    assert model.query("select event_id, order_id, dataset_id from meta_capi.send_log order by event_id") == [
+        ("ord-000000", "ord-000000", DATASET),
+        ("ord-000001", "ord-000001", DATASET),
+        ("ord-000002", "ord-000002", DATASET),
+    ]
+    assert model.query("select completed, exit_code, events_accepted from meta_capi.runs") == [(True, 0, 3)]
+
+
+def test_batches_hold_at_most_1000_events(model, meta, export_env):
+    model.write(order_lines(2500))
+    assert export_env(model, "-q") == 0
+    assert [len(request.events) for request in meta.event_requests] == [1000, 1000, 500]
+    assert sorted(accepted_order_ids(meta)) == [f"ord-{n:06d}" for n in range(2500)]
+
+
+def test_rerun_sends_only_new_or_changed_orders(model, meta, export_env, tmp_path):
+    lines = order_lines(5)
+    model.write(lines)
+    assert export_env(model, "-q") == 0
+    assert len(meta.accepted_events) == 5
+
+    report_path = tmp_path / "again.json"
+    assert export_env(model, "-q", "--report-json", str(report_path)) == 0
+    assert len(meta.accepted_events) == 5  # nothing sent again
+    report = json.loads(report_path.read_text())
+    assert (report["events_built"], report["events_skipped"], report["events_sent"]) == (5, 5, 0)
+
+    for line in lines:
+        if line["order_id"] == "ord-000003":
+            line["quantity"] += 1
+    model.write(lines + order_lines(1, first=5))
+    meta.reset()
+    assert export_env(model, "-q") == 0
+    assert accepted_order_ids(meta) == ["ord-000003", "ord-000005"]
+    assert meta.accepted_events[0]["event_id"] == "ord-000003"  # a changed order keeps its event_id
+
+    meta.reset()
+    assert export_env(model, "-q", "--resend") == 0
+    assert len(meta.accepted_events) == 6
+
+
+def test_rejected_rows_are_accounted_for_without_pii(model, meta, export_env, tmp_path, capsys):
+    lines = order_lines(4)  # orders 0, 1, 2, 3 have 1, 2, 3, 1 lines
+    lines[0]["email"], lines[0]["phone"] = "jane.doe@nowhere", "12"  # no usable contact
+    lines[1]["currency"] = "US$"  # order 1, line 1 of 2
+    lines[3]["quantity"] = 0  # order 2, line 1 of 3: the other two are held back with it
+    model.write(lines)
+    report_path = tmp_path / "report.json"
+
+    assert export_env(model, "-v", "--report-json", str(report_path)) == 0
+
+    assert accepted_order_ids(meta) == ["ord-000003"]
+    report = json.loads(report_path.read_text())
+    assert report["rejected_by_reason"] == {
+        "invalid_currency": 1,
+        "no_usable_email_or_phone": 1,
+        "order_has_rejected_line": 3,
+        "quantity_not_positive": 1,
+    }
+    assert report["rows_read"] == len(lines) == report["rows_rejected"] + 1
+    rejected = model.query("select order_id, product_id, stage, reason from meta_capi.rejected_rows order by all")
+    assert rejected == [
+        ("ord-000000", "sku-0", "validation", "no_usable_email_or_phone"),
+        ("ord-000001", "sku-0", "validation", "invalid_currency"),
+        ("ord-000001", "sku-1", "validation", "order_has_rejected_line"),
+        ("ord-000002", "sku-0", "validation", "quantity_not_positive"),
+        ("ord-000002", "sku-1", "validation", "order_has_rejected_line"),
+        ("ord-000002", "sku-2", "validation", "order_has_rejected_line"),
+    ]
+    output = capsys.readouterr()
+    everything = output.out + output.err + report_path.read_text() + str(model.query("from meta_capi.rejected_rows"))
+    everything += "".join(str(request.fields) + request.request_line for request in meta.requests)
+    for secret in (TOKEN, "jane.doe", "Customer.3@Example.com", "customer.3@example.com", "555-0003", "12065550003", "Zoë", "O'Brien"):
+        assert secret not in everything
+
+
+def test_dry_run_writes_request_bodies_and_sends_nothing(model, meta, export_env, tmp_path, capsys):
+    lines = order_lines(3)
+    lines[0]["currency"] = "US$"
+    model.write(lines)
+    payloads = tmp_path / "bodies.jsonl"
+
+    assert export_env(model, "--dry-run", "--dry-run-output", str(payloads)) == 0
+
+    assert meta.requests == []
+    bodies = [json.loads(line) for line in payloads.read_text().splitlines()]
+    assert [[event["custom_data"]["order_id"] for event in body["data"]] for body in bodies] == [["ord-000001", "ord-000002"]]
+    assert TOKEN not in payloads.read_text()
+    assert str(payloads) in capsys.readouterr().err
+    assert model.query("select completed, dry_run from meta_capi.runs") == [(False, True)]
+    assert model.query("select count(*) from meta_capi.send_log") == [(0,)]
+
+    assert export_env(model, "--dry-run", "--dry-run-output", str(payloads), "--max-rejected", "0") == 1
+    assert export_env(model, "--dry-run", "--dry-run-output", str(payloads), "--max-rejected", "20%") == 0
+    assert export_env(model, "--dry-run", "--dry-run-output", str(payloads), "--max-rejected", "10%") == 1
+
+
+def test_app_secret_adds_appsecret_proof_and_test_event_code_passes_through(model, export_env, meta, monkeypatch):
+    meta.app_secret = "app-secret-1"
+    monkeypatch.setenv("META_APP_SECRET", "app-secret-1")
+    model.write(order_lines(2))
+
+    assert export_env(model, "-q", "--test-event-code", "TEST123") == 0
+
+    fields = meta.event_requests[0].fields
+    assert fields["appsecret_proof"] == appsecret_proof("app-secret-1", TOKEN)
+    assert fields["test_event_code"] == "TEST123"
+    # Test events neither count as a first send nor are skipped by the next real run.
+    assert model.query("select completed, is_test from meta_capi.runs") == [(False, True)]
+    assert export_env(model, "-q") == 0
+    assert len(meta.accepted_events) == 4
+
+
+def test_appsecret_proof_matches_metas_sdk_vector():
+    from exporter.meta_api import appsecret_proof as ours
+
+    assert ours("access-token-234", "appsecret-123").startswith("cdfcbc87")
+    assert ours("access-token-234", "appsecret-123").endswith("53d7f2")

@@ -86,6 +86,7 @@ Endpoints
          &fb_exchange_token  -> {"access_token", "token_type": "bearer", "expires_in": 5183944}
     GET /debug_token and /{vN.N}/debug_token?input_token=..&access_token=(a valid token or
          "<app_id>|<app_secret>") -> {"data": {"app_id", "type", "is_valid", "expires_at", ...}}
+         Both token endpoints also take POST with the parameters in a form/JSON body.
 
 Recorded (thread-safe copies)
     meta.requests          every request: RecordedRequest(method, path, query, request_line
@@ -93,7 +94,8 @@ Recorded (thread-safe copies)
                            redacted), content_type, fields (body + query params; access_token
                            and fb_exchange_token redacted), token, token_source, version,
                            dataset_id, events, status (None if dropped), response, fbtrace_id)
-    meta.event_requests    those to /events;  meta.rejected_requests: those not answered 200
+    meta.event_requests    those to /events (``events``: the parsed data array, also when the
+                           request failed);  meta.rejected_requests: those not answered 200
     meta.accepted_events   accepted event dicts in acceptance order;  meta.accepted_by_dataset
     meta.request_lines     raw request lines ("POST /v26.0/123/events HTTP/1.1")
     meta.issued_tokens     tokens handed out by the exchange endpoint
@@ -465,10 +467,11 @@ class FakeMeta:
             if method != "POST":
                 return self._unsupported(method, m.group(2))
             return self._events(rec, params, headers)
-        if method == "GET" and _EXCHANGE_PATH.fullmatch(path):
+        # The token endpoints take GET (Meta's documented form) or POST with the same
+        # parameters as form fields (keeps tokens out of URLs).
+        if method in ("GET", "POST") and _EXCHANGE_PATH.fullmatch(path):
             return self._exchange(params)
-        m = _DEBUG_PATH.fullmatch(path)
-        if method == "GET" and m:
+        if method in ("GET", "POST") and _DEBUG_PATH.fullmatch(path):
             return self._debug_token(params)
         return self._error(400, 2500, f"Unknown path components: {path}")
 
@@ -481,10 +484,19 @@ class FakeMeta:
             "https://developers.facebook.com/docs/graph-api", subcode=33)
 
     def _events(self, rec: RecordedRequest, params: dict, headers: dict) -> _Reply:
+        data = params.get("data")
+        if isinstance(data, str):
+            try:
+                data = json.loads(data)
+            except ValueError:
+                pass
+        if isinstance(data, list):
+            rec.events = data  # recorded even when the request then fails
+
         with self._lock:
             fault = self._faults.pop(0) if self._faults else None
         if fault is not None:
-            return self._fault_reply(*fault, params=params)
+            return self._fault_reply(*fault, n_events=len(rec.events or ()))
 
         err = self._token_error(rec.token)
         if err:
@@ -495,23 +507,16 @@ class FakeMeta:
                 return self._error(400, 100, "API calls from the server require an "
                                    "appsecret_proof argument")
             if proof and not hmac.compare_digest(
-                    str(proof), appsecret_proof(self.app_secret, rec.token)):
+                    str(proof).encode(), appsecret_proof(self.app_secret, rec.token).encode()):
                 return self._error(400, 100,
                                    "Invalid appsecret_proof provided in the API argument")
         if rec.dataset_id not in self.dataset_ids:
             return self._unsupported("POST", rec.dataset_id)
 
-        data = params.get("data")
         if data is None:
             return self._error(400, 100, "(#100) The parameter data is required")
-        if isinstance(data, str):
-            try:
-                data = json.loads(data)
-            except ValueError:
-                return self._error(400, 100, "(#100) param data must be an array.")
         if not isinstance(data, list):
             return self._error(400, 100, "(#100) param data must be an array.")
-        rec.events = data
         if not data:
             return self._error(400, 100, "(#100) param data must be a non-empty array.")
         if len(data) > self.max_events:
@@ -550,19 +555,14 @@ class FakeMeta:
         return _Reply(200, {"events_received": len(data), "messages": [], "fbtrace_id": trace},
                       {"x-fb-trace-id": trace})
 
-    def _fault_reply(self, kind: str, opts: dict, params: dict) -> _Reply:
+    def _fault_reply(self, kind: str, opts: dict, n_events: int) -> _Reply:
         opts = dict(opts)
         if kind == "drop":
             return _Reply(0, None, drop=True)
         headers = dict(opts.pop("headers", {}) or {})
         if kind == "miscount":
-            data = params.get("data")
-            try:
-                n = len(json.loads(data) if isinstance(data, str) else data)
-            except (TypeError, ValueError):
-                n = 0
             trace = self._trace_id()
-            return _Reply(200, {"events_received": opts.get("received", max(n - 1, 0)),
+            return _Reply(200, {"events_received": opts.get("received", max(n_events - 1, 0)),
                                 "messages": [], "fbtrace_id": trace}, headers)
         spec = dict(_FAULT_KINDS[kind])
         if kind == "throttle":
@@ -608,7 +608,7 @@ class FakeMeta:
         if params["client_id"] != self.app_id:
             return self._error(400, 101, "Error validating application. Invalid application ID.")
         if self.app_secret is None or not hmac.compare_digest(
-                str(params["client_secret"]), self.app_secret):
+                str(params["client_secret"]).encode(), self.app_secret.encode()):
             return self._error(400, 1, "Error validating client secret.")
         err = self._token_error(params["fb_exchange_token"])
         if err:
@@ -810,14 +810,11 @@ class _Handler(BaseHTTPRequestHandler):
         with fake._lock:
             fake._requests.append(rec)
         try:
-            length = int(headers.get("content-length") or 0)
-            if length > MAX_BODY:
-                raise _BadRequest("Request body too large")
-            body = self.rfile.read(length) if length > 0 else b""
             query_params = {k: v[-1] for k, v in query.items()}
             try:
-                body_params = _parse_body(rec.content_type, body)
+                body_params = _parse_body(rec.content_type, self._read_body(headers))
             except _BadRequest as exc:
+                self.close_connection = True  # the body may be unread
                 reply = fake._error(400, 100, f"(#100) {exc.message}")
             else:
                 params = {**query_params, **body_params}
@@ -845,6 +842,25 @@ class _Handler(BaseHTTPRequestHandler):
             err = reply.body.get("error")
             rec.fbtrace_id = (err or reply.body).get("fbtrace_id")
         self._send(reply)
+
+    def _read_body(self, headers: dict) -> bytes:
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            parts, total = [], 0
+            while True:
+                size = int(self.rfile.readline(1024).split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(parts)
+                total += size
+                if total > MAX_BODY:
+                    raise _BadRequest("Request body too large")
+                parts.append(self.rfile.read(size))
+                self.rfile.readline(1024)
+        length = int(headers.get("content-length") or 0)
+        if length > MAX_BODY:
+            raise _BadRequest("Request body too large")
+        return self.rfile.read(length) if length > 0 else b""
 
     def _send(self, reply: _Reply) -> None:
         if reply.raw is not None:

@@ -306,6 +306,7 @@ def test_drop_connection(meta):
         assert s.post(meta.events_url(), json={"data": [event()],
                                                "access_token": TOKEN}).status_code == 200
     assert [r.status for r in meta.requests] == [None, None, 200]
+    assert all(r.events == [event()] for r in meta.requests)
     assert len(meta.accepted_events) == 1
 
 
@@ -461,3 +462,25 @@ def test_stop_is_prompt_and_closes_socket():
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
     m.stop()  # idempotent
+
+
+def test_token_endpoints_accept_post_bodies(app_meta):
+    r = requests.post(f"{app_meta.url}/v26.0/oauth/access_token",
+                      data={"grant_type": "fb_exchange_token", "client_id": "777",
+                            "client_secret": "s3cret", "fb_exchange_token": TOKEN})
+    new = r.json()["access_token"]
+    r = requests.post(f"{app_meta.url}/v26.0/debug_token",
+                      data={"input_token": new, "access_token": "777|s3cret"})
+    assert r.json()["data"]["is_valid"] is True
+    assert not any(TOKEN in line or new in line for line in app_meta.request_lines)
+
+
+def test_chunked_body_and_bad_bodies(meta):
+    body = json.dumps({"data": [event()], "access_token": TOKEN}).encode()
+    r = requests.post(meta.events_url(), data=iter([body[:50], body[50:]]),
+                      headers={"Content-Type": "application/json"})
+    assert r.status_code == 200 and len(meta.accepted_events) == 1
+    for ctype, raw in [("application/json", b"{not json"), ("text/plain", b"x"),
+                       ("multipart/form-data", b"--x--")]:
+        r = requests.post(meta.events_url(), data=raw, headers={"Content-Type": ctype})
+        assert r.status_code == 400 and err(r)["code"] == 100

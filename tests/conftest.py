@@ -27,6 +27,7 @@ MODEL_COLUMNS = (
 def meta():
     with FakeMeta(token=TOKEN, dataset_ids=[DATASET]) as server:
         yield server
+        assert server.errors == []  # the fake itself must not have failed
 
 
 def utc_now_naive() -> datetime:

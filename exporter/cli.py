@@ -52,6 +52,13 @@ exit codes:
 """
 
 
+def rejection_threshold(text: str) -> RejectionThreshold:
+    try:
+        return RejectionThreshold.parse(text)
+    except ConfigError as error:  # argparse shows only ArgumentTypeError messages
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     env = os.environ.get
     parser = argparse.ArgumentParser(
@@ -75,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = parser.add_argument_group("run")
     run.add_argument("--dry-run", action="store_true", help="build and validate events, write the request bodies to a file, send nothing")
     run.add_argument("--dry-run-output", type=Path, help="where --dry-run writes request bodies (default: target/meta_capi/dry_run_RUN_ID.jsonl)")
-    run.add_argument("--max-rejected", type=RejectionThreshold.parse, help="exit 1 when more rows than this are rejected: a count (25) or a share (2%%)")
+    run.add_argument("--max-rejected", type=rejection_threshold, help="exit 1 when more rows than this are rejected: a count (25) or a share (2%%)")
     run.add_argument("--resend", action="store_true", help="send every event in the window again, even those Meta already accepted")
     run.add_argument("--report-json", type=Path, help="also write the run report as JSON to this file")
     run.add_argument("--default-phone-region", default="US", help="region for phone numbers without a country code when the row has no country (default: %(default)s)")

@@ -1,0 +1,58 @@
+"""`python -m exporter token check|refresh` against the fake Graph API."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+from conftest import TOKEN
+
+from exporter.cli import main
+
+
+@pytest.fixture
+def token_env(monkeypatch, meta):
+    meta.app_secret = "app-secret-1"
+    monkeypatch.setenv("META_ACCESS_TOKEN", TOKEN)
+    monkeypatch.setenv("META_APP_ID", meta.app_id)
+    monkeypatch.setenv("META_APP_SECRET", "app-secret-1")
+    monkeypatch.setenv("META_GRAPH_URL", meta.url)
+    return meta
+
+
+def test_refresh_writes_a_long_lived_token_to_a_private_file(token_env, tmp_path, capsys):
+    output = tmp_path / "token"
+    assert main(["token", "refresh", "--output", str(output)]) == 0
+    new_token = output.read_text().strip()
+    assert new_token in token_env.issued_tokens
+    assert stat.S_IMODE(output.stat().st_mode) == 0o600
+    printed = capsys.readouterr()
+    assert new_token not in printed.out + printed.err and TOKEN not in printed.out + printed.err
+    assert "valid for 60 days" in printed.out
+    assert not any(TOKEN in line or new_token in line for line in token_env.request_lines)
+
+
+def test_check_reports_expiry_and_asks_for_renewal_when_close(token_env, capsys, monkeypatch):
+    token_env.add_token("EAAshort", expires_at=int(__import__("time").time()) + 3 * 86400)
+    monkeypatch.setenv("META_ACCESS_TOKEN", "EAAshort")
+    assert main(["token", "check"]) == 1
+    out = capsys.readouterr().out
+    assert "token is valid until" in out and "renew it now" in out
+    assert main(["token", "check", "--renew-days", "1"]) == 0
+
+
+def test_check_of_a_system_user_token_that_never_expires(token_env, capsys):
+    assert main(["token", "check"]) == 0
+    assert "does not expire" in capsys.readouterr().out
+
+
+def test_check_of_an_expired_token(token_env, capsys):
+    token_env.expire_token(after=0)
+    assert main(["token", "check"]) == 2
+    assert "not valid" in capsys.readouterr().err
+
+
+def test_token_commands_need_the_app_credentials(token_env, monkeypatch, capsys):
+    monkeypatch.delenv("META_APP_SECRET")
+    assert main(["token", "check"]) == 2
+    assert "Set META_APP_SECRET" in capsys.readouterr().err

@@ -1,0 +1,14 @@
+{#- Vars and env vars end up inside SQL text: quote them as literals, never paste them raw. -#}
+{% macro meta_sql_string(value) -%}
+    '{{ value | string | replace("'", "''") }}'
+{%- endmacro %}
+
+
+{#-
+    Staging's one text rule: trim surrounding whitespace (spaces, tabs, line breaks) and turn
+    blank strings into NULL, so "no value" has a single spelling downstream and the contact
+    rule (`email is not null or phone is not null`) cannot be fooled by '   '.
+-#}
+{% macro meta_clean_text(column_name) -%}
+    nullif(trim(cast({{ column_name }} as varchar), ' ' || chr(9) || chr(10) || chr(13)), '')
+{%- endmacro %}

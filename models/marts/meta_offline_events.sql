@@ -1,0 +1,46 @@
+with
+
+item_lines as (
+
+    select * from {{ ref('int_item_lines_joined_to_customers') }}
+
+),
+
+final as (
+
+    {#- Column names as in Amperity's query for the Meta offline events destination, so any
+        query written for that destination also works. One row per item line; the exporter
+        groups the rows of an order into one event. #}
+    select
+        cast(amperity_id as varchar) as external_id,
+        cast(email as varchar) as email,
+        cast(phone as varchar) as phone,
+        cast(given_name as varchar) as given_name,
+        cast(surname as varchar) as surname,
+        cast(birthdate as date) as birthdate,
+        cast(gender as varchar) as gender,
+        cast(city as varchar) as city,
+        cast(state as varchar) as state,
+        cast(postal as varchar) as postal,
+        cast(country as varchar) as country,
+        cast(order_id as varchar) as order_id,
+        cast(item_quantity as integer) as quantity,
+        cast(product_id as varchar) as product_id,
+        {#- Naive UTC (converted in staging); the exporter reads naive timestamps as UTC. #}
+        cast(ordered_at as timestamp) as "timestamp",
+        {#- The unit price: the source's revenue is for the whole line. #}
+        cast(item_revenue as double) / item_quantity as price,
+        cast(currency as varchar) as currency,
+        cast({{ meta_sql_string(var('action_source') | trim) }} as varchar) as action_source,
+        cast({{ meta_sql_string(var('event_name') | trim) }} as varchar) as event_name,
+        {#- Not sent; kept for analysts and the run report. #}
+        cast(store_id as varchar) as store_id,
+        cast(purchase_channel as varchar) as purchase_channel,
+        cast(purchase_brand as varchar) as purchase_brand,
+        cast(window_as_of as timestamp) as window_as_of,
+        cast(window_lookback_days as integer) as window_lookback_days
+    from item_lines
+
+)
+
+select * from final

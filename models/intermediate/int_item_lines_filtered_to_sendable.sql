@@ -28,7 +28,7 @@ not_cancelled_or_returned as (
 
 with_positive_quantity as (
 
-    {#- A line with no quantity or a non-positive one is not a purchase (and price =
+    {# A line with no quantity or a non-positive one is not a purchase (and price =
         revenue / quantity would be meaningless). #}
     select *
     from not_cancelled_or_returned
@@ -47,7 +47,7 @@ in_selected_channels_and_brands as (
 
 final as (
 
-    {#- The window this run used, recorded with every row: the window data test checks
+    {# The window this run used, recorded with every row: the window data test checks
         against it, so it stays true when `dbt test` runs later than `dbt run` (or after
         the first send has narrowed the automatic window to 7 days). #}
     select

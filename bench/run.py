@@ -1,0 +1,515 @@
+"""The benchmark: `python -m bench [--lines N]`. See bench/README.md for how to read the output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from bench.generate import generate
+from bench.measure import Measured, run_measured
+from bench.sink import SinkProcess, SinkStats
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE_SCHEMA = "bench_source"
+MODEL = "main.meta_offline_events"
+DATASET_ID = "1234567890"
+TOKEN = "EAAbench-token-0123456789"
+LOOKBACK_DAYS = 62
+MODEL_COLUMNS = (
+    "external_id", "email", "phone", "given_name", "surname", "birthdate", "gender", "city", "state", "postal",
+    "country", "order_id", "quantity", "product_id", "timestamp", "price", "currency", "action_source", "event_name",
+)  # fmt: skip
+
+# The model's rules in one statement, as someone would write them without dbt: trim text and
+# treat blanks as NULL, one row per customer (the same tie-break as int_customers_deduplicated),
+# the send window, no cancellations/returns, quantity > 0, email or phone present, unit price.
+HAND_QUERY = """
+create or replace table bench_hand.meta_offline_events as
+with customers as (
+    select
+        nullif(trim(amperity_id, ' \t\n\r'), '') as amperity_id,
+        nullif(trim(email, ' \t\n\r'), '') as email,
+        nullif(trim(phone, ' \t\n\r'), '') as phone,
+        nullif(trim(given_name, ' \t\n\r'), '') as given_name,
+        nullif(trim(surname, ' \t\n\r'), '') as surname,
+        try_cast(birthdate as date) as birthdate,
+        nullif(trim(gender, ' \t\n\r'), '') as gender,
+        nullif(trim(city, ' \t\n\r'), '') as city,
+        nullif(trim(state, ' \t\n\r'), '') as state,
+        nullif(trim(postal, ' \t\n\r'), '') as postal,
+        nullif(trim(country, ' \t\n\r'), '') as country
+    from {schema}.customer_360
+),
+one_per_customer as (
+    select * from customers
+    where amperity_id is not null
+    qualify row_number() over (
+        partition by amperity_id
+        order by (email is null and phone is null), email is null, phone is null, email, phone, given_name,
+            surname, birthdate, gender, city, state, postal, country
+    ) = 1
+)
+select
+    c.amperity_id as external_id, c.email, c.phone, c.given_name, c.surname, c.birthdate, c.gender, c.city,
+    c.state, c.postal, c.country,
+    nullif(trim(t.order_id, ' \t\n\r'), '') as order_id,
+    t.item_quantity as quantity,
+    nullif(trim(t.product_id, ' \t\n\r'), '') as product_id,
+    t.order_datetime as "timestamp",
+    cast(cast(t.item_revenue as decimal(18, 4)) as double) / t.item_quantity as price,
+    coalesce(upper(nullif(trim(t.currency, ' \t\n\r'), '')), 'USD') as currency,
+    'physical_store' as action_source,
+    'Purchase' as event_name
+from {schema}.unified_itemized_transactions as t
+join one_per_customer as c on c.amperity_id = nullif(trim(t.amperity_id, ' \t\n\r'), '')
+where t.order_datetime > timestamp '{as_of}' - to_days({lookback})
+    and t.order_datetime <= timestamp '{as_of}'
+    and not coalesce(t.is_cancellation, false)
+    and not coalesce(t.is_return, false)
+    and t.item_quantity > 0
+    and (c.email is not null or c.phone is not null)
+"""
+
+
+@dataclass
+class Row:
+    """One line of the results table."""
+
+    name: str
+    count: int  # events, or rows for the steps that read or build rows
+    unit: str  # "events" or "rows"
+    wall_seconds: float
+    peak_rss_mb: float | None = None
+    cpu_seconds: float | None = None
+    note: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.wall_seconds if self.wall_seconds else 0.0
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.data = Path(args.data_dir).resolve()
+        self.database = self.data / "bench.duckdb"
+        self.latency_database = self.data / "latency.duckdb"
+        self.target = self.data / "dbt-target"
+        self.latency_target = self.data / "latency-target"
+        self.logs = self.data / "logs"
+        self.rows: list[Row] = []
+        self.facts: dict = {}
+        self.python = sys.executable
+        self.sink: SinkProcess | None = None
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def say(self, message: str) -> None:
+        print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+    def measured(self, name: str, command: list[str], env: dict | None = None) -> Measured:
+        log = self.logs / f"{name}.log"
+        result = run_measured(command, log, env=env, cwd=ROOT)
+        if result.returncode != 0:
+            tail = log.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"{name} exited with {result.returncode}; see {log}:\n{tail}")
+        return result
+
+    def sink_delta(self, before: SinkStats) -> SinkStats:
+        delta = self.sink.stats() - before
+        if delta.mismatches or delta.errors:
+            raise RuntimeError(f"the sink counted events inconsistently or answered errors: {delta}")
+        return delta
+
+    # --- steps --------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        self.data.mkdir(parents=True, exist_ok=True)
+        for path in (self.database, self.latency_database):
+            for stale in (path, Path(f"{path}.wal")):
+                stale.unlink(missing_ok=True)
+        for folder in (self.target, self.latency_target, self.logs, self.data / "results", self.data / "profiles"):
+            shutil.rmtree(folder, ignore_errors=True)
+        self.logs.mkdir()
+        (self.data / "results").mkdir()
+        self.as_of = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+        self.facts["as_of"] = self.as_of.isoformat(sep=" ")
+
+    def generate(self) -> None:
+        self.say(f"generating {self.args.lines:,} item lines into {self.database}")
+        started = time.monotonic()
+        counts = generate(str(self.database), self.args.lines, self.as_of, SOURCE_SCHEMA)
+        seconds = time.monotonic() - started
+        self.facts.update(source_lines=counts["lines"], source_customers=counts["customers"])
+        self.facts["generate_seconds"] = round(seconds, 2)
+        self.say(f"  {counts['lines']:,} lines, {counts['customers']:,} customers in {seconds:.1f}s")
+
+    def dbt(self) -> None:
+        profiles = self.data / "profiles"
+        profiles.mkdir()
+        shutil.copy(ROOT / "profiles.example.yml", profiles / "profiles.yml")
+        env = {**os.environ, "DBT_DUCKDB_PATH": str(self.database)}
+        env.pop("META_DATASET_ID", None)
+        variables = json.dumps(
+            {"source_schema": SOURCE_SCHEMA, "as_of": self.facts["as_of"], "lookback_days": LOOKBACK_DAYS}
+        )
+        dbt = str(Path(self.python).parent / "dbt")
+        common = [
+            "--profiles-dir", str(profiles), "--project-dir", str(ROOT), "--target-path", str(self.target),
+            "--log-path", str(self.logs / "dbt"), "--vars", variables,
+        ]  # fmt: skip
+        # A scheduled `dbt run` finds its partial-parse cache from the previous day in target/.
+        self.say("dbt parse (warms the partial-parse cache; not timed)")
+        self.measured("dbt-parse", [dbt, "parse", *common], env=env)
+        self.say("dbt run")
+        result = self.measured("dbt-run", [dbt, "run", *common], env=env)
+        run_results = json.loads((self.target / "run_results.json").read_text())
+        models_seconds = run_results["elapsed_time"]
+        nodes = {r["unique_id"].split(".")[-1]: r for r in run_results["results"]}
+        model_node = nodes["meta_offline_events"]
+        node_seconds = sum(
+            timing["completed_at"] and _seconds(timing) for timing in model_node["timing"] if timing["name"] == "execute"
+        )
+        con = duckdb.connect(str(self.database), read_only=True)
+        rows, orders = con.execute(f"select count(*), count(distinct order_id) from {MODEL}").fetchone()
+        con.close()
+        self.facts.update(model_rows=rows, model_orders=orders)
+        self.rows.append(Row("dbt run (whole command)", rows, "rows", result.wall_seconds, result.peak_rss_mb, result.cpu_seconds,
+                             "dbt start-up, parse (warm cache), all 6 models"))
+        self.rows.append(Row("dbt run (models only)", rows, "rows", models_seconds, None, None,
+                             "run_results.json elapsed_time"))
+        self.facts["dbt_mart_execute_seconds"] = round(node_seconds, 3)
+        self.say(f"  {rows:,} model rows, {orders:,} orders; dbt {result.wall_seconds:.1f}s (models {models_seconds:.1f}s)")
+
+    def hand_query(self) -> None:
+        con = duckdb.connect(str(self.database))
+        try:
+            con.execute("create schema if not exists bench_hand")
+            sql = HAND_QUERY.format(schema=SOURCE_SCHEMA, as_of=self.facts["as_of"], lookback=LOOKBACK_DAYS)
+            started = time.monotonic()
+            con.execute(sql)
+            seconds = time.monotonic() - started
+            rows = con.execute("select count(*) from bench_hand.meta_offline_events").fetchone()[0]
+            columns = ", ".join(f'"{c}"' for c in MODEL_COLUMNS)
+            differ = con.execute(
+                f"select (select count(*) from (select {columns} from {MODEL} except all select {columns} from bench_hand.meta_offline_events)),"
+                f"       (select count(*) from (select {columns} from bench_hand.meta_offline_events except all select {columns} from {MODEL}))"
+            ).fetchone()
+            con.execute("drop schema bench_hand cascade")
+            con.execute("checkpoint")
+        finally:
+            con.close()
+        same = differ == (0, 0)
+        self.facts["hand_query_matches_model"] = same
+        self.rows.append(Row("hand-written DuckDB query", rows, "rows", seconds, None, None,
+                             "one create table as; same rows as the model" if same else f"DIFFERS from the model: {differ}"))
+        self.say(f"  hand-written query {seconds:.1f}s, same rows as the model: {same}")
+
+    def make_latency_subset(self) -> None:
+        """A separate file holding the model's first --latency-lines lines (whole orders), plus a manifest."""
+        lines = min(self.args.latency_lines, self.facts["model_rows"])
+        con = duckdb.connect(str(self.latency_database))
+        try:
+            con.execute(f"attach '{self.database}' as bench (read_only)")
+            if lines >= self.facts["model_rows"]:
+                con.execute(f"create table main.meta_offline_events as select * from bench.{MODEL}")
+            else:
+                cutoff = con.execute(
+                    f"select order_id from bench.{MODEL} order by order_id, product_id limit 1 offset {lines - 1}"
+                ).fetchone()[0]
+                con.execute(
+                    f"create table main.meta_offline_events as select * from bench.{MODEL} where order_id <= ?", [cutoff]
+                )
+            rows, orders = con.execute("select count(*), count(distinct order_id) from main.meta_offline_events").fetchone()
+            con.execute("detach bench")
+        finally:
+            con.close()
+        self.latency_target.mkdir()
+        node = {"resource_type": "model", "name": "meta_offline_events", "schema": "main", "alias": "meta_offline_events"}
+        (self.latency_target / "manifest.json").write_text(
+            json.dumps({"nodes": {"model.offline_conversions.meta_offline_events": node}})
+        )
+        self.facts.update(latency_rows=rows, latency_orders=orders)
+
+    def scan(self) -> None:
+        self.say("limit: reading the model (plain scan, then in order_id order)")
+        out = self.data / "results" / "scan.json"
+        result = self.measured("scan", [self.python, "-m", "bench.limits", "scan", "--database", str(self.database),
+                                         "--relation", MODEL, "--out", str(out)])
+        scans = json.loads(out.read_text())
+        self.rows.append(Row("limit: DuckDB scan, fetchmany", scans["plain"]["rows"], "rows", scans["plain"]["seconds"],
+                             result.peak_rss_mb, None, "select *, 10k rows per fetchmany; RSS covers both scans"))
+        self.rows.append(Row("limit: DuckDB scan ordered by order_id", scans["ordered"]["rows"], "rows",
+                             scans["ordered"]["seconds"], None, None, "the order the exporter reads in"))
+
+    def http_limit(self) -> None:
+        events = self.facts["model_orders"]
+        self.say(f"limit: posting {events:,} events in pre-built bodies to the sink")
+        out = self.data / "results" / "http.json"
+        before = self.sink.stats()
+        result = self.measured("http-limit", [
+            self.python, "-m", "bench.limits", "http", "--database", str(self.database), "--relation", MODEL,
+            "--url", f"{self.sink.url}/v26.0/{DATASET_ID}/events", "--events", str(events),
+            "--concurrency", str(self.args.concurrency), "--out", str(out),
+        ])  # fmt: skip
+        delta = self.sink_delta(before)
+        posted = json.loads(out.read_text())
+        self.check_sink(delta, posted["events"], "http limit")
+        self.rows.append(Row("limit: HTTP path, pre-built bodies", posted["events"], "events", posted["seconds"],
+                             result.peak_rss_mb, None, f"{posted['requests']} requests; posting loop only",
+                             {"bytes_per_event": round(delta.bytes / max(1, delta.events)), "sink_cpu_seconds": round(delta.cpu_seconds, 2)}))
+
+    def sdk_baseline(self) -> None:
+        limit = min(self.args.baseline_lines, self.facts["model_rows"])
+        subset = limit < self.facts["model_rows"]
+        self.say(f"SDK baseline on {limit:,} lines" + (" (a subset)" if subset else ""))
+        out = self.data / "results" / "sdk.json"
+        before = self.sink.stats()
+        result = self.measured("sdk-baseline", [
+            self.python, "-m", "bench.sdk_baseline", "--database", str(self.database), "--relation", MODEL,
+            "--url", self.sink.url, "--dataset-id", DATASET_ID, "--lines", str(limit),
+            "--concurrency", str(self.args.concurrency), "--out", str(out),
+        ])  # fmt: skip
+        delta = self.sink_delta(before)
+        sdk = json.loads(out.read_text())
+        self.check_sink(delta, sdk["events"], "SDK baseline")
+        note = f"{sdk['lines']:,} lines; {sdk['events_skipped']} orders unusable to the SDK"
+        if subset:
+            full = self.facts["model_orders"] / (sdk["events"] / result.wall_seconds)
+            note = f"SUBSET: {sdk['lines']:,} of {self.facts['model_rows']:,} lines; all would take ~{full:.0f}s at this rate"
+        self.rows.append(Row("SDK baseline (facebook_business)", sdk["events"], "events", result.wall_seconds,
+                             result.peak_rss_mb, result.cpu_seconds, note,
+                             {"bytes_per_event": round(delta.bytes / max(1, delta.events)), "subset": subset, **sdk}))
+
+    def exporter_command(self, database: Path, target: Path, report: Path) -> list[str]:
+        return [
+            "-m", "exporter", "--graph-url", self.sink.url, "--dataset-id", DATASET_ID, "--database", str(database),
+            "--dbt-target-path", str(target), "--resend", "-q", "--report-json", str(report),
+            "--concurrency", str(self.args.concurrency),
+        ]  # fmt: skip
+
+    def exporter_env(self) -> dict:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("META_") and k != "DBT_DUCKDB_PATH"}
+        env["META_ACCESS_TOKEN"] = TOKEN
+        return env
+
+    def run_exporter(self, name: str, database: Path, target: Path) -> tuple[Measured, dict, SinkStats]:
+        report_path = self.data / "results" / f"{name}.json"
+        before = self.sink.stats()
+        result = self.measured(name, [self.python, *self.exporter_command(database, target, report_path)],
+                               env=self.exporter_env())
+        delta = self.sink_delta(before)
+        report = json.loads(report_path.read_text())
+        self.check_sink(delta, report["events_accepted"], name)
+        if report["events_sent"] != report["events_accepted"]:
+            raise RuntimeError(f"{name}: sent {report['events_sent']} events, {report['events_accepted']} accepted")
+        return result, report, delta
+
+    def exporter(self) -> None:
+        self.say("exporter end to end")
+        result, report, delta = self.run_exporter("exporter", self.database, self.target)
+        self.facts["exporter_report"] = {k: report[k] for k in (
+            "rows_in_model", "rows_read", "rows_rejected", "events_built", "events_sent", "events_accepted",
+            "batches", "requests", "retries", "duration_seconds", "rejected_by_reason", "exit_code")}  # fmt: skip
+        self.rows.append(Row("exporter end to end", report["events_sent"], "events", result.wall_seconds,
+                             result.peak_rss_mb, result.cpu_seconds,
+                             f"{report['rows_read']:,} lines, {report['rows_rejected']:,} rejected; whole process, send log on",
+                             {"bytes_per_event": round(delta.bytes / max(1, delta.events)), "sink_cpu_seconds": round(delta.cpu_seconds, 2)}))
+
+    def latency(self) -> None:
+        delay = self.args.latency
+        subset = self.facts["latency_rows"] < self.facts["model_rows"]
+        self.say(f"exporter with {delay * 1000:.0f} ms per request on {self.facts['latency_rows']:,} lines")
+        self.sink.set_delay(delay)
+        try:
+            result, report, _ = self.run_exporter("exporter-latency", self.latency_database, self.latency_target)
+        finally:
+            self.sink.set_delay(0)
+        ideal = self.args.concurrency * 1000 / delay
+        note = f"{report['batches']} requests" + (
+            f"; SUBSET: {self.facts['latency_rows']:,} of {self.facts['model_rows']:,} lines" if subset else ""
+        )
+        self.rows.append(Row(f"exporter, {delay * 1000:.0f} ms per request", report["events_sent"], "events",
+                             result.wall_seconds, result.peak_rss_mb, result.cpu_seconds, note))
+        batches = report["batches"]
+        self.facts["latency_ideal_events_per_second"] = ideal
+        # What even a perfect client needs: its requests in waves of `concurrency`, each `delay` long.
+        self.facts["latency_floor_seconds"] = math.ceil(batches / self.args.concurrency) * delay
+
+    def profile(self) -> None:
+        self.say("profiling the exporter (sampling its main thread) on the latency subset, no delay")
+        out = self.data / "results" / "profile.json"
+        report = self.data / "results" / "exporter-profile-report.json"
+        command = [self.python, "-m", "bench.profile", str(out),
+                   *self.exporter_command(self.latency_database, self.latency_target, report)]
+        result = self.measured("exporter-profile", command, env=self.exporter_env())
+        profile = json.loads(out.read_text())
+        self.facts["profile"] = {"wall_seconds": round(result.wall_seconds, 2), **profile}
+
+    def check_sink(self, delta: SinkStats, expected: int, name: str) -> None:
+        if delta.events != expected:
+            raise RuntimeError(f"{name}: the sink counted {delta.events} events, the client reports {expected}")
+
+    # --- output -------------------------------------------------------------------------
+
+    def ratios(self) -> list[tuple[str, float | None, str, bool | None]]:
+        by = {row.name: row for row in self.rows}
+        exporter = by.get("exporter end to end")
+        sdk = by.get("SDK baseline (facebook_business)")
+        http = by.get("limit: HTTP path, pre-built bodies")
+        latency = next((row for row in self.rows if row.name.startswith("exporter, ")), None)
+        dbt_cmd, dbt_models = by.get("dbt run (whole command)"), by.get("dbt run (models only)")
+        hand = by.get("hand-written DuckDB query")
+        out = []
+        if exporter and sdk:
+            value = exporter.rate / sdk.rate
+            out.append(("exporter / SDK baseline (events/s)", value, ">= 5x", value >= 5))
+        if exporter and http:
+            value = exporter.rate / http.rate
+            out.append(("exporter / HTTP-path limit (events/s)", value, ">= 50%", value >= 0.5))
+        if latency:
+            value = latency.rate / self.facts["latency_ideal_events_per_second"]
+            out.append((f"latency-bound / ideal {self.facts['latency_ideal_events_per_second']:,.0f} events/s", value, ">= 90%", value >= 0.9))
+        if exporter:
+            lines = self.facts["source_lines"]
+            verdict = exporter.peak_rss_mb <= 400 if lines >= 10_000_000 else None
+            out.append((f"exporter peak RSS at {lines:,} lines (MB)", exporter.peak_rss_mb, "<= 400 MB at 10M, within 20% of 1M", verdict))
+        if hand and dbt_cmd:
+            value = dbt_cmd.wall_seconds / hand.wall_seconds
+            out.append(("dbt run (whole command) / hand-written query", value, "<= 1.5x", value <= 1.5))
+        if hand and dbt_models:
+            value = dbt_models.wall_seconds / hand.wall_seconds
+            out.append(("dbt run (models only) / hand-written query", value, "<= 1.5x", value <= 1.5))
+        return out
+
+    def table(self) -> str:
+        header = f"{'measurement':<40} {'events/rows':>12} {'wall s':>8} {'per s':>10} {'peak RSS MB':>11}  note"
+        lines = [header, "-" * len(header)]
+        for row in self.rows:
+            rss = f"{row.peak_rss_mb:>11.0f}" if row.peak_rss_mb is not None else f"{'':>11}"
+            lines.append(
+                f"{row.name:<40} {row.count:>12,} {row.wall_seconds:>8.2f} {row.rate:>10,.0f} {rss}  {row.note}"
+            )
+        if "latency_ideal_events_per_second" in self.facts:
+            ideal = self.facts["latency_ideal_events_per_second"]
+            lines.append(f"{'ideal at that latency':<40} {'':>12} {'':>8} {ideal:>10,.0f} {'':>11}  "
+                         f"concurrency {self.args.concurrency} x 1000 events / {self.args.latency:g} s")
+        lines += ["", f"{'ratio':<56} {'measured':>10}  {'target':<36} met"]
+        for name, value, target, met in self.ratios():
+            shown = f"{value:>9.0f} " if "RSS" in name else f"{value:>9.1%} " if "%" in target else f"{value:>9.2f}x"
+            verdict = "-" if met is None else "yes" if met else "NO"
+            lines.append(f"{name:<56} {shown:>10}  {target:<36} {verdict}")
+        return "\n".join(lines)
+
+    def machine(self) -> dict:
+        cpu = platform.processor() or ""
+        try:
+            for line in Path("/proc/cpuinfo").read_text().splitlines():
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+        except OSError:
+            pass
+        try:
+            memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+        except (ValueError, OSError):
+            memory_gb = None
+        return {
+            "cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(memory_gb, 1) if memory_gb else None,
+            "python": platform.python_version(), "duckdb": duckdb.__version__, "platform": platform.platform(),
+        }  # fmt: skip
+
+    def run(self) -> int:
+        args = self.args
+        started = time.monotonic()
+        self.prepare()
+        self.generate()
+        self.dbt()
+        self.hand_query()
+        self.make_latency_subset()
+        with SinkProcess(procs=args.sink_procs) as self.sink:
+            self.facts["sink"] = {"url": self.sink.url, "procs": args.sink_procs}
+            steps = {"scan": self.scan, "http": self.http_limit, "sdk": self.sdk_baseline,
+                     "exporter": self.exporter, "latency": self.latency}  # fmt: skip
+            for name, step in steps.items():
+                if name not in args.skip:
+                    step()
+            if args.profile:
+                self.profile()
+        self.facts["total_seconds"] = round(time.monotonic() - started, 1)
+        machine = self.machine()
+        print(f"\nBenchmark: {args.lines:,} item lines, concurrency {args.concurrency}, as_of {self.facts['as_of']} UTC")
+        print(f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gb']} GB; Python {machine['python']}, DuckDB {machine['duckdb']}")
+        print(f"Model: {self.facts['model_rows']:,} rows, {self.facts['model_orders']:,} orders "
+              f"(source generated in {self.facts['generate_seconds']}s); bench total {self.facts['total_seconds']}s\n")
+        print(self.table())
+        if "profile" in self.facts:
+            print("\n" + profile_summary(self.facts["profile"]))
+        if args.json:
+            payload = {
+                "lines": args.lines, "concurrency": args.concurrency, "machine": machine, "facts": self.facts,
+                "rows": [{**asdict(row), "per_second": row.rate} for row in self.rows],
+                "ratios": [{"name": n, "value": v, "target": t, "met": m} for n, v, t, m in self.ratios()],
+            }  # fmt: skip
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(json.dumps(payload, indent=2, default=str) + "\n")
+            print(f"\nresults written to {args.json}")
+        return 0
+
+
+def profile_summary(profile: dict, top: int = 15) -> str:
+    lines = [f"Where the exporter's main thread spends its time ({profile['samples']} samples, "
+             f"run of {profile['wall_seconds']}s under the sampler):", "  self (innermost Python function, incl. C it calls):"]
+    for name, share in list(profile["self"].items())[:top]:
+        lines.append(f"    {share:6.1%}  {name}")
+    lines.append("  inclusive, exporter/ functions:")
+    shown = [(n, s) for n, s in profile["inclusive"].items() if n.startswith("exporter/")][:top]
+    for name, share in shown:
+        lines.append(f"    {share:6.1%}  {name}")
+    return "\n".join(lines)
+
+
+def _seconds(timing: dict) -> float:
+    start = datetime.fromisoformat(timing["started_at"].replace("Z", "+00:00"))
+    end = datetime.fromisoformat(timing["completed_at"].replace("Z", "+00:00"))
+    return (end - start).total_seconds()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Generate N item lines, build the model with dbt, and measure the SDK baseline, the limits, "
+        "the exporter and the latency-bound case against a local sink, in one run.",
+    )
+    parser.add_argument("--lines", type=int, default=1_000_000, help="item lines to generate (default: %(default)s)")
+    parser.add_argument("--baseline-lines", type=int, default=200_000,
+                        help="lines the SDK baseline exports (a subset: it is slow; its rate is compared) (default: %(default)s)")
+    parser.add_argument("--latency-lines", type=int, default=1_000_000,
+                        help="lines of the model the latency-bound run exports (default: %(default)s)")
+    parser.add_argument("--latency", type=float, default=0.3, help="seconds the sink waits per request in the latency-bound run (default: %(default)s)")
+    parser.add_argument("--concurrency", type=int, default=4, help="requests in flight, for every client (the exporter's default: %(default)s)")
+    parser.add_argument("--sink-procs", type=int, default=2, help="sink worker processes (default: %(default)s)")
+    parser.add_argument("--skip", action="append", default=[], choices=["scan", "http", "sdk", "exporter", "latency"],
+                        help="leave out a measurement (repeatable)")
+    parser.add_argument("--profile", action="store_true", help="also run the exporter under a sampling profiler and show where its time goes")
+    parser.add_argument("--data-dir", default=str(ROOT / "bench" / ".data"), help="where the DuckDB files, dbt target and logs go (default: bench/.data)")
+    parser.add_argument("--json", help="also write the results as JSON to this file")
+    args = parser.parse_args(argv)
+    try:
+        return Bench(args).run()
+    except RuntimeError as error:
+        print(f"bench failed: {error}", file=sys.stderr)
+        return 1

@@ -1,0 +1,37 @@
+"""The exact request bodies for the sample data, byte for byte, against a file committed once.
+
+Any change to how events are built, normalized, hashed or serialized (including performance
+work) must leave these bytes alone, or update the golden file on purpose:
+    UPDATE_GOLDEN=1 ./scripts/test tests/test_golden_events.py
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from dbt_helpers import prepare_project, run_dbt
+
+from exporter.config import ExportConfig
+from exporter.pipeline import run_export
+
+AS_OF = datetime(2026, 11, 23, 12, 0, 0)
+GOLDEN = Path(__file__).parent / "golden" / "sample_dry_run_bodies.jsonl"
+
+
+def test_sample_data_gives_exactly_the_golden_request_bodies(tmp_path):
+    project = prepare_project(tmp_path / "project", AS_OF)
+    db_path, target = tmp_path / "warehouse.duckdb", tmp_path / "target"
+    run_dbt(["build", "--select", "resource_type:seed", "resource_type:model"], project, db_path, target, vars={"as_of": AS_OF.isoformat(sep=" ")})
+    bodies = tmp_path / "bodies.jsonl"
+    config = ExportConfig(
+        dataset_id="1234567890", database=db_path, dbt_target_path=target, dry_run=True, dry_run_output=bodies, batch_size=50
+    )
+
+    report = run_export(config, now=lambda: AS_OF.replace(tzinfo=timezone.utc) + timedelta(minutes=5))
+
+    assert (report.rows_read, report.rows_rejected, report.events_built) == (277, 3, 121)
+    if os.environ.get("UPDATE_GOLDEN"):
+        GOLDEN.write_bytes(bodies.read_bytes())
+    assert bodies.read_bytes() == GOLDEN.read_bytes()

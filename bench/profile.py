@@ -13,22 +13,24 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import runpy
 import sys
 import threading
 from collections import Counter
 
 INTERVAL = 0.005
+STDLIB = re.compile(r"/lib/python3\.\d+/")
 
 
 def _name(code) -> str:
     path = code.co_filename
-    for marker in ("/site-packages/", "/lib/python3"):
-        if marker in path:
-            path = path.split(marker, 1)[1]
-            break
-    else:
-        path = os.path.relpath(path) if os.path.isabs(path) else path
+    if "/site-packages/" in path:
+        path = path.split("/site-packages/", 1)[1]
+    elif match := STDLIB.search(path):
+        path = path[match.end() :]
+    elif os.path.isabs(path):
+        path = os.path.relpath(path)
     return f"{path}:{code.co_name}"
 
 

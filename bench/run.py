@@ -327,7 +327,7 @@ class Bench:
         self.rows.append(Row("exporter end to end", report["events_sent"], "events", result.wall_seconds,
                              result.peak_rss_mb, result.cpu_seconds,
                              f"{report['rows_read']:,} lines, {report['rows_rejected']:,} rejected; whole process, send log on",
-                             {"bytes_per_event": round(delta.bytes / max(1, delta.events)), "sink_cpu_seconds": round(delta.cpu_seconds, 2)}))
+                             {"exporter_duration_seconds": report["duration_seconds"], "bytes_per_event": round(delta.bytes / max(1, delta.events)), "sink_cpu_seconds": round(delta.cpu_seconds, 2)}))
 
     def latency(self) -> None:
         delay = self.args.latency
@@ -339,15 +339,16 @@ class Bench:
         finally:
             self.sink.set_delay(0)
         ideal = self.args.concurrency * 1000 / delay
-        note = f"{report['batches']} requests" + (
+        # What even a perfect client needs: its requests in waves of `concurrency`, each `delay` long.
+        floor = math.ceil(report["batches"] / self.args.concurrency) * delay
+        note = f"{report['batches']} requests, >= {floor:.1f}s for any client" + (
             f"; SUBSET: {self.facts['latency_rows']:,} of {self.facts['model_rows']:,} lines" if subset else ""
         )
         self.rows.append(Row(f"exporter, {delay * 1000:.0f} ms per request", report["events_sent"], "events",
-                             result.wall_seconds, result.peak_rss_mb, result.cpu_seconds, note))
-        batches = report["batches"]
+                             result.wall_seconds, result.peak_rss_mb, result.cpu_seconds, note,
+                             {"exporter_duration_seconds": report["duration_seconds"]}))
         self.facts["latency_ideal_events_per_second"] = ideal
-        # What even a perfect client needs: its requests in waves of `concurrency`, each `delay` long.
-        self.facts["latency_floor_seconds"] = math.ceil(batches / self.args.concurrency) * delay
+        self.facts["latency_floor_seconds"] = floor
 
     def profile(self) -> None:
         self.say("profiling the exporter (sampling its main thread) on the latency subset, no delay")

@@ -25,6 +25,18 @@ class Measured:
     peak_rss_mb: float  # ru_maxrss of the process (Linux reports KiB)
     cpu_seconds: float  # user + system
     returncode: int
+    background_cores: float | None = None  # set by the bench: CPU other processes used meanwhile
+
+
+def busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since boot (all cores, from /proc/stat)."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:]]
+    except OSError:
+        return 0.0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def run_measured(command: list[str], log: Path, env: dict | None = None, cwd: Path | None = None) -> Measured:

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 
 from bench.generate import generate
-from bench.measure import Measured, run_measured
+from bench.measure import Measured, busy_cpu_seconds, run_measured
 from bench.sink import SinkProcess, SinkStats
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,6 +95,7 @@ class Row:
     cpu_seconds: float | None = None
     note: str = ""
     extra: dict = field(default_factory=dict)
+    background_cores: float | None = None  # CPU used by other processes on the machine meanwhile
 
     @property
     def rate(self) -> float:
@@ -122,7 +123,12 @@ class Bench:
 
     def measured(self, name: str, command: list[str], env: dict | None = None) -> Measured:
         log = self.logs / f"{name}.log"
+        sink_before = self.sink.stats() if self.sink else None
+        busy_before = busy_cpu_seconds()
         result = run_measured(command, log, env=env, cwd=ROOT)
+        busy = busy_cpu_seconds() - busy_before
+        ours = result.cpu_seconds + ((self.sink.stats() - sink_before).cpu_seconds if self.sink else 0.0)
+        result.background_cores = max(0.0, busy - ours) / result.wall_seconds if result.wall_seconds else 0.0
         if result.returncode != 0:
             tail = log.read_text(errors="replace")[-3000:]
             raise RuntimeError(f"{name} exited with {result.returncode}; see {log}:\n{tail}")
@@ -188,7 +194,7 @@ class Bench:
         con.close()
         self.facts.update(model_rows=rows, model_orders=orders)
         self.rows.append(Row("dbt run (whole command)", rows, "rows", result.wall_seconds, result.peak_rss_mb, result.cpu_seconds,
-                             "dbt start-up, parse (warm cache), all 6 models"))
+                             "dbt start-up, parse (warm cache), all 6 models", background_cores=result.background_cores))
         self.rows.append(Row("dbt run (models only)", rows, "rows", models_seconds, None, None,
                              "run_results.json elapsed_time"))
         self.facts["dbt_mart_execute_seconds"] = round(node_seconds, 3)
@@ -199,9 +205,10 @@ class Bench:
         try:
             con.execute("create schema if not exists bench_hand")
             sql = HAND_QUERY.format(schema=SOURCE_SCHEMA, as_of=self.facts["as_of"], lookback=LOOKBACK_DAYS)
-            started = time.monotonic()
+            busy_before, cpu_before, started = busy_cpu_seconds(), time.process_time(), time.monotonic()
             con.execute(sql)
             seconds = time.monotonic() - started
+            others = (busy_cpu_seconds() - busy_before) - (time.process_time() - cpu_before)
             rows = con.execute("select count(*) from bench_hand.meta_offline_events").fetchone()[0]
             columns = ", ".join(f'"{c}"' for c in MODEL_COLUMNS)
             differ = con.execute(
@@ -215,7 +222,8 @@ class Bench:
         same = differ == (0, 0)
         self.facts["hand_query_matches_model"] = same
         self.rows.append(Row("hand-written DuckDB query", rows, "rows", seconds, None, None,
-                             "one create table as; same rows as the model" if same else f"DIFFERS from the model: {differ}"))
+                             "one create table as; same rows as the model" if same else f"DIFFERS from the model: {differ}",
+                             background_cores=max(0.0, others) / seconds))
         self.say(f"  hand-written query {seconds:.1f}s, same rows as the model: {same}")
 
     def make_latency_subset(self) -> None:
@@ -245,15 +253,17 @@ class Bench:
         self.facts.update(latency_rows=rows, latency_orders=orders)
 
     def scan(self) -> None:
-        self.say("limit: reading the model (plain scan, then in order_id order)")
-        out = self.data / "results" / "scan.json"
-        result = self.measured("scan", [self.python, "-m", "bench.limits", "scan", "--database", str(self.database),
-                                         "--relation", MODEL, "--out", str(out)])
-        scans = json.loads(out.read_text())
-        self.rows.append(Row("limit: DuckDB scan, fetchmany", scans["plain"]["rows"], "rows", scans["plain"]["seconds"],
-                             result.peak_rss_mb, None, "select *, 10k rows per fetchmany; RSS covers both scans"))
-        self.rows.append(Row("limit: DuckDB scan ordered by order_id", scans["ordered"]["rows"], "rows",
-                             scans["ordered"]["seconds"], None, None, "the order the exporter reads in"))
+        for kind, name, note in (
+            ("plain", "limit: DuckDB scan, fetchmany", "select *, 10k rows per fetchmany"),
+            ("ordered", "limit: DuckDB scan ordered by order_id", "the order the exporter reads in; DuckDB memory_limit 512MB as the exporter"),
+        ):
+            self.say(f"limit: reading the model ({kind} scan)")
+            out = self.data / "results" / f"scan-{kind}.json"
+            result = self.measured(f"scan-{kind}", [self.python, "-m", "bench.limits", "scan", "--order", kind,
+                                                    "--database", str(self.database), "--relation", MODEL, "--out", str(out)])
+            scanned = json.loads(out.read_text())
+            self.rows.append(Row(name, scanned["rows"], "rows", scanned["seconds"], result.peak_rss_mb, None,
+                                 note + "; query and fetch loop only", background_cores=result.background_cores))
 
     def http_limit(self) -> None:
         events = self.facts["model_orders"]
@@ -270,7 +280,8 @@ class Bench:
         self.check_sink(delta, posted["events"], "http limit")
         self.rows.append(Row("limit: HTTP path, pre-built bodies", posted["events"], "events", posted["seconds"],
                              result.peak_rss_mb, None, f"{posted['requests']} requests; posting loop only",
-                             {"bytes_per_event": round(delta.bytes / max(1, delta.events)), "sink_cpu_seconds": round(delta.cpu_seconds, 2)}))
+                             {"bytes_per_event": round(delta.bytes / max(1, delta.events)), "sink_cpu_seconds": round(delta.cpu_seconds, 2)},
+                             background_cores=result.background_cores))
 
     def sdk_baseline(self) -> None:
         limit = min(self.args.baseline_lines, self.facts["model_rows"])
@@ -292,7 +303,8 @@ class Bench:
             note = f"SUBSET: {sdk['lines']:,} of {self.facts['model_rows']:,} lines; all would take ~{full:.0f}s at this rate"
         self.rows.append(Row("SDK baseline (facebook_business)", sdk["events"], "events", result.wall_seconds,
                              result.peak_rss_mb, result.cpu_seconds, note,
-                             {"bytes_per_event": round(delta.bytes / max(1, delta.events)), "subset": subset, **sdk}))
+                             {"bytes_per_event": round(delta.bytes / max(1, delta.events)), "subset": subset, **sdk},
+                             background_cores=result.background_cores))
 
     def exporter_command(self, database: Path, target: Path, report: Path) -> list[str]:
         return [
@@ -327,7 +339,8 @@ class Bench:
         self.rows.append(Row("exporter end to end", report["events_sent"], "events", result.wall_seconds,
                              result.peak_rss_mb, result.cpu_seconds,
                              f"{report['rows_read']:,} lines, {report['rows_rejected']:,} rejected; whole process, send log on",
-                             {"exporter_duration_seconds": report["duration_seconds"], "bytes_per_event": round(delta.bytes / max(1, delta.events)), "sink_cpu_seconds": round(delta.cpu_seconds, 2)}))
+                             {"exporter_duration_seconds": report["duration_seconds"], "bytes_per_event": round(delta.bytes / max(1, delta.events)), "sink_cpu_seconds": round(delta.cpu_seconds, 2)},
+                             background_cores=result.background_cores))
 
     def latency(self) -> None:
         delay = self.args.latency
@@ -346,7 +359,8 @@ class Bench:
         )
         self.rows.append(Row(f"exporter, {delay * 1000:.0f} ms per request", report["events_sent"], "events",
                              result.wall_seconds, result.peak_rss_mb, result.cpu_seconds, note,
-                             {"exporter_duration_seconds": report["duration_seconds"]}))
+                             {"exporter_duration_seconds": report["duration_seconds"]},
+                             background_cores=result.background_cores))
         self.facts["latency_ideal_events_per_second"] = ideal
         self.facts["latency_floor_seconds"] = floor
 
@@ -397,16 +411,17 @@ class Bench:
         return out
 
     def table(self) -> str:
-        header = f"{'measurement':<40} {'events/rows':>12} {'wall s':>8} {'per s':>10} {'peak RSS MB':>11}  note"
+        header = f"{'measurement':<40} {'events/rows':>12} {'wall s':>8} {'per s':>10} {'peak RSS MB':>11} {'bg load':>7}  note"
         lines = [header, "-" * len(header)]
         for row in self.rows:
             rss = f"{row.peak_rss_mb:>11.0f}" if row.peak_rss_mb is not None else f"{'':>11}"
+            load = f"{row.background_cores:>7.2f}" if row.background_cores is not None else f"{'':>7}"
             lines.append(
-                f"{row.name:<40} {row.count:>12,} {row.wall_seconds:>8.2f} {row.rate:>10,.0f} {rss}  {row.note}"
+                f"{row.name:<40} {row.count:>12,} {row.wall_seconds:>8.2f} {row.rate:>10,.0f} {rss} {load}  {row.note}"
             )
         if "latency_ideal_events_per_second" in self.facts:
             ideal = self.facts["latency_ideal_events_per_second"]
-            lines.append(f"{'ideal at that latency':<40} {'':>12} {'':>8} {ideal:>10,.0f} {'':>11}  "
+            lines.append(f"{'ideal at that latency':<40} {'':>12} {'':>8} {ideal:>10,.0f} {'':>11} {'':>7}  "
                          f"concurrency {self.args.concurrency} x 1000 events / {self.args.latency:g} s")
         lines += ["", f"{'ratio':<56} {'measured':>10}  {'target':<36} met"]
         for name, value, target, met in self.ratios():
@@ -457,6 +472,11 @@ class Bench:
         print(f"Model: {self.facts['model_rows']:,} rows, {self.facts['model_orders']:,} orders "
               f"(source generated in {self.facts['generate_seconds']}s); bench total {self.facts['total_seconds']}s\n")
         print(self.table())
+        busy = [row for row in self.rows if (row.background_cores or 0) > 0.2]
+        if busy:
+            print(f"\nWARNING: other processes kept up to {max(r.background_cores for r in busy):.1f} of "
+                  f"{os.cpu_count()} cores busy during: {', '.join(r.name for r in busy)} (column 'bg load'). "
+                  "Those figures are pessimistic; rerun on a quiet machine.")
         if "profile" in self.facts:
             print("\n" + profile_summary(self.facts["profile"]))
         if args.json:

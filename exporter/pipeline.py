@@ -15,7 +15,7 @@ from pathlib import Path
 from exporter.config import ConfigError, ExportConfig
 from exporter.dbt_artifacts import find_model
 from exporter.delivery import BatchOutcome, Deliverer
-from exporter.events import BuiltEvent, EventBuilder
+from exporter.events import BuiltEvent, build_events, default_workers
 from exporter.meta_api import ErrorKind, MetaApiError, MetaClient
 from exporter.model_reader import ModelReader
 from exporter.report import RunReport
@@ -71,13 +71,13 @@ class _Export:
         report.rows_in_model = self.reader.count_rows()
         sink = _DryRunSink(self, config) if config.dry_run else _MetaSink(self, config)
         progress = _Progress(report) if config.progress and sys.stderr.isatty() else None
-        builder = EventBuilder(int(self.started.timestamp()), config.default_phone_region)
         sent_payloads = None if config.resend else self.state.sent_payloads_query()
+        orders = self.reader.orders(int(self.started.timestamp()), sent_payloads)
+        workers = config.workers if config.workers is not None else default_workers(report.rows_in_model)
         batch: list[BuiltEvent] = []
         try:
-            for order in self.reader.orders(sent_payloads):
+            for order, result in build_events(orders, self.reader.names, config.default_phone_region, workers):
                 report.rows_read += len(order.lines)
-                result = builder.build(order)
                 if result.rejections:
                     self.reject(result.rejections)
                     continue

@@ -1,26 +1,30 @@
-"""Meta's rules for one item line: each rejected line gets a reason code from REASONS."""
+"""Meta's rules for one item line, as SQL evaluated set-wise by DuckDB while the model is read.
+
+Each rejected line gets a reason code from REASONS. Two columns come out of the reading query:
+`missing_reason` (a required value is empty) and `rule_reason` (the first other rule the line
+breaks). The one rule SQL cannot decide, "has a usable email or phone", needs the normalized
+customer data and is applied in events.py between the two, keeping this precedence:
+missing value > no usable email or phone > the other rules.
+"""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-from datetime import date, datetime, timedelta, timezone
+from datetime import timedelta
 
 import pycountry
 
-ACTION_SOURCES = frozenset(
-    {"email", "website", "app", "phone_call", "chat", "physical_store", "system_generated", "business_messaging", "other"}
-)
+ACTION_SOURCES = (
+    "email", "website", "app", "phone_call", "chat", "physical_store", "system_generated", "business_messaging", "other",
+)  # fmt: skip
 # The event names the replaced destination allows.
-EVENT_NAMES = frozenset(
-    {"ViewContent", "Search", "AddToCart", "AddToWishlist", "InitiateCheckout", "AddPaymentInfo", "Purchase", "Lead", "Other"}
-)
-CURRENCIES = frozenset(currency.alpha_3 for currency in pycountry.currencies)
+EVENT_NAMES = ("ViewContent", "Search", "AddToCart", "AddToWishlist", "InitiateCheckout", "AddPaymentInfo", "Purchase", "Lead", "Other")
+CURRENCIES = tuple(sorted(currency.alpha_3 for currency in pycountry.currencies))
 DEFAULT_ACTION_SOURCE = "physical_store"
 DEFAULT_EVENT_NAME = "Purchase"
 MAX_AGE = timedelta(days=7)
 # Meta asks for store transactions to be uploaded within 62 days of the purchase.
 MAX_AGE_PHYSICAL_STORE = timedelta(days=62)
+REQUIRED_VALUES = ("order_id", "external_id", "quantity", "timestamp", "price", "currency")
 
 REASONS = {
     "missing_order_id": "order_id is empty",
@@ -35,7 +39,7 @@ REASONS = {
     "invalid_currency": "currency is not an ISO 4217 code",
     "invalid_action_source": "action_source is not one of Meta's action sources",
     "invalid_event_name": "event_name is not one of the allowed event names",
-    "invalid_timestamp": "timestamp is not a timestamp, a date or Unix seconds",
+    "invalid_timestamp": "timestamp is not a timestamp, a date, Unix seconds or an ISO 8601 string",
     "timestamp_in_future": "timestamp is in the future",
     "timestamp_too_old": "timestamp is older than Meta accepts (7 days; 62 for physical_store)",
     "website_missing_client_user_agent": "website events need client_user_agent",
@@ -46,57 +50,70 @@ REASONS = {
 }
 
 
-def event_time(value: object) -> int | None:
-    """Unix seconds from a timestamp (naive = UTC), a date, Unix seconds or an ISO string."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return int(value) if math.isfinite(value) else None
-    if isinstance(value, str):
-        text = value.strip()
-        if text.lstrip("-").isdigit():
-            return int(text)
-        try:
-            value = datetime.fromisoformat(text)
-        except ValueError:
-            return None
-    if isinstance(value, datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        return int(aware.timestamp())
-    if isinstance(value, date):
-        return int(datetime(value.year, value.month, value.day, tzinfo=timezone.utc).timestamp())
-    return None
+def _quoted(column: str) -> str:
+    return f'"{column}"'
 
 
-def line_problem(line: Mapping[str, object], has_email_or_phone: bool, now_seconds: int) -> str | None:
-    """The first rule the line breaks, as a REASONS code, or None when it can be sent."""
-    for column in ("order_id", "external_id", "quantity", "timestamp", "price", "currency"):
-        value = line.get(column)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return f"missing_{column}"
-    if not has_email_or_phone:
-        return "no_usable_email_or_phone"
-    if line["quantity"] <= 0:
-        return "quantity_not_positive"
-    if line["price"] < 0:
-        return "price_negative"
-    if str(line["currency"]).strip().upper() not in CURRENCIES:
-        return "invalid_currency"
-    action_source = line.get("action_source") or DEFAULT_ACTION_SOURCE
-    if action_source not in ACTION_SOURCES:
-        return "invalid_action_source"
-    if (line.get("event_name") or DEFAULT_EVENT_NAME) not in EVENT_NAMES:
-        return "invalid_event_name"
-    seconds = event_time(line["timestamp"])
-    if seconds is None:
-        return "invalid_timestamp"
-    if seconds > now_seconds:
-        return "timestamp_in_future"
-    max_age = MAX_AGE_PHYSICAL_STORE if action_source == "physical_store" else MAX_AGE
-    if seconds <= now_seconds - max_age.total_seconds():
-        return "timestamp_too_old"
-    if action_source == "website":
-        for column in ("client_user_agent", "event_id", "event_source_url"):
-            if not line.get(column):
-                return f"website_missing_{column}"
-    return None
+def _in_list(expression: str, values: tuple[str, ...]) -> str:
+    return f"{expression} in ({', '.join(repr(value) for value in values)})"
+
+
+def event_time_sql(column: str, duckdb_type: str) -> str:
+    """Unix seconds from a timestamp (naive = UTC), a date, Unix seconds or an ISO 8601 string.
+
+    Needs the session TimeZone set to UTC, so that ISO strings without an offset are UTC.
+    """
+    value, kind = _quoted(column), duckdb_type.upper()
+    if kind.startswith("TIMESTAMP") or kind == "DATE":
+        return f"cast(floor(epoch(cast({value} as timestamptz))) as bigint)"
+    if kind in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"):
+        return f"cast({value} as bigint)"
+    if kind in ("FLOAT", "DOUBLE") or kind.startswith("DECIMAL"):
+        return f"case when isfinite(cast({value} as double)) then cast(trunc({value}) as bigint) end"
+    if kind == "VARCHAR":
+        text = f"trim({value})"
+        return (
+            f"case when regexp_full_match({text}, '-?[0-9]+') then try_cast({text} as bigint) "
+            f"else cast(floor(epoch(try_cast({text} as timestamptz))) as bigint) end"
+        )
+    return "cast(null as bigint)"
+
+
+def _with_default(column: str, default: str, types: dict[str, str]) -> str:
+    """The column's value, or the default where the column is absent, NULL or empty."""
+    if column not in types:
+        return f"'{default}'"
+    return f"coalesce(nullif(cast({_quoted(column)} as varchar), ''), '{default}')"
+
+
+def missing_reason_sql(types: dict[str, str]) -> str:
+    """The first required value that is NULL or blank, as `missing_<column>`."""
+    branches = []
+    for column in REQUIRED_VALUES:
+        value = _quoted(column)
+        empty = f"{value} is null" + (f" or trim({value}) = ''" if types[column].upper() == "VARCHAR" else "")
+        branches.append(f"when {empty} then 'missing_{column}'")
+    return f"case {' '.join(branches)} end"
+
+
+def rule_reason_sql(types: dict[str, str], now_seconds: int) -> str:
+    """The first of Meta's other rules the line breaks (for lines with every required value)."""
+    action_source = _with_default("action_source", DEFAULT_ACTION_SOURCE, types)
+    event_name = _with_default("event_name", DEFAULT_EVENT_NAME, types)
+    currency = "upper(trim(cast(\"currency\" as varchar)))"
+    event_time = event_time_sql("timestamp", types["timestamp"])
+    oldest_store, oldest = now_seconds - int(MAX_AGE_PHYSICAL_STORE.total_seconds()), now_seconds - int(MAX_AGE.total_seconds())
+    branches = [
+        ('"quantity" <= 0', "quantity_not_positive"),
+        ('"price" < 0', "price_negative"),
+        (f"not {_in_list(currency, CURRENCIES)}", "invalid_currency"),
+        (f"not {_in_list(action_source, ACTION_SOURCES)}", "invalid_action_source"),
+        (f"not {_in_list(event_name, EVENT_NAMES)}", "invalid_event_name"),
+        (f"{event_time} is null", "invalid_timestamp"),
+        (f"{event_time} > {now_seconds}", "timestamp_in_future"),
+        (f"{event_time} <= case when {action_source} = 'physical_store' then {oldest_store} else {oldest} end", "timestamp_too_old"),
+    ]
+    for column in ("client_user_agent", "event_id", "event_source_url"):
+        present = f"coalesce(cast({_quoted(column)} as varchar), '') <> ''" if column in types else "false"
+        branches.append((f"{action_source} = 'website' and not ({present})", f"website_missing_{column}"))
+    return "case " + " ".join(f"when {condition} then '{reason}'" for condition, reason in branches) + " end"

@@ -25,6 +25,7 @@ CUSTOMER = {
 
 
 def item(product_id, quantity, price, **overrides):
+    """A line as the model reader yields it: the model's columns and the ones its query computes."""
     return {
         **CUSTOMER,
         "order_id": "o-1",
@@ -35,16 +36,21 @@ def item(product_id, quantity, price, **overrides):
         "timestamp": datetime(2026, 11, 22, 9, 30),
         "action_source": "physical_store",
         "event_name": "Purchase",
+        "missing_reason": None,
+        "rule_reason": None,
+        "event_time": 1795339800,
+        "currency_code": "USD",
         **overrides,
     }
 
 
 def build(*lines, sent=None):
-    return EventBuilder(NOW_SECONDS).build(Order("o-1", list(lines), sent))
+    names = list(lines[0])
+    return EventBuilder(names).build(Order("o-1", [tuple(line[name] for name in names) for line in lines], sent))
 
 
 def test_lines_of_an_order_become_one_event():
-    result = build(item("sku-1", 2, 9.99), item("sku-2", 1, 0.5, timestamp=datetime(2026, 11, 22, 9, 0)))
+    result = build(item("sku-1", 2, 9.99), item("sku-2", 1, 0.5, event_time=1795338000))
     assert result.rejections == []
     event = json.loads(result.event.json)
     assert event == {
@@ -89,7 +95,7 @@ def test_value_is_rounded_to_cents():
 
 
 def test_one_bad_line_holds_back_the_whole_order():
-    result = build(item("sku-1", 2, 9.99), item("sku-2", 1, -1.0))
+    result = build(item("sku-1", 2, 9.99), item("sku-2", 1, -1.0, rule_reason="price_negative"))
     assert result.event is None
     assert [(r.order_id, r.product_id, r.stage, r.reason) for r in result.rejections] == [
         ("o-1", "sku-1", "validation", "order_has_rejected_line"),
@@ -98,7 +104,7 @@ def test_one_bad_line_holds_back_the_whole_order():
 
 
 def test_an_order_in_two_currencies_is_rejected():
-    result = build(item("sku-1", 1, 1.0), item("sku-2", 1, 1.0, currency="EUR"))
+    result = build(item("sku-1", 1, 1.0), item("sku-2", 1, 1.0, currency="EUR", currency_code="EUR"))
     assert result.event is None
     assert [r.reason for r in result.rejections] == ["order_currencies_differ"] * 2
 
@@ -106,6 +112,16 @@ def test_an_order_in_two_currencies_is_rejected():
 def test_a_customer_without_usable_contact_is_rejected():
     result = build(item("sku-1", 1, 1.0, email="not-an-email", phone="123"))
     assert [r.reason for r in result.rejections] == ["no_usable_email_or_phone"]
+
+
+def test_a_missing_value_comes_before_contact_which_comes_before_other_rules():
+    no_contact = {"email": None, "phone": None}
+    result = build(
+        item("a", 1, 1.0, missing_reason="missing_price", rule_reason="quantity_not_positive", **no_contact),
+        item("b", 1, 1.0, rule_reason="quantity_not_positive", **no_contact),
+        item("c", 1, 1.0, rule_reason="quantity_not_positive"),
+    )
+    assert [r.reason for r in result.rejections] == ["missing_price", "no_usable_email_or_phone", "quantity_not_positive"]
 
 
 def test_website_events_carry_their_extra_fields_unhashed():

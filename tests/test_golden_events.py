@@ -8,6 +8,7 @@ work) must leave these bytes alone, or update the golden file on purpose:
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -29,9 +30,15 @@ def test_sample_data_gives_exactly_the_golden_request_bodies(tmp_path):
         dataset_id="1234567890", database=db_path, dbt_target_path=target, dry_run=True, dry_run_output=bodies, batch_size=50
     )
 
-    report = run_export(config, now=lambda: AS_OF.replace(tzinfo=timezone.utc) + timedelta(minutes=5))
+    report_now = AS_OF.replace(tzinfo=timezone.utc) + timedelta(minutes=5)
+    report = run_export(config, now=lambda: report_now)
 
     assert (report.rows_read, report.rows_rejected, report.events_built) == (277, 3, 121)
     if os.environ.get("UPDATE_GOLDEN"):
         GOLDEN.write_bytes(bodies.read_bytes())
     assert bodies.read_bytes() == GOLDEN.read_bytes()
+
+    # Worker processes (used for large models) build the very same bytes.
+    in_workers = tmp_path / "in_workers.jsonl"
+    run_export(replace(config, dry_run_output=in_workers, workers=2, batch_size=50), now=lambda: report_now)
+    assert in_workers.read_bytes() == GOLDEN.read_bytes()

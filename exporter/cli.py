@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+import duckdb
+
 from exporter import tokens
 from exporter.config import (
     DEFAULT_API_VERSION,
@@ -95,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     tuning.add_argument("--retry-budget", type=float, default=RetryPolicy.budget_seconds, help="seconds a run may spend waiting to retry (default: %(default)s)")
     tuning.add_argument("--first-retry-wait", type=float, default=RetryPolicy.first_wait, help="first wait before a retry, doubled each time (default: %(default)s)")
     tuning.add_argument("--workers", type=int, help="processes that build events (default: one per core, up to 4, for models of 100,000+ rows; 0 = none)")
-    tuning.add_argument("--duckdb-memory-limit", default="512MB", help="DuckDB memory limit; larger sorts spill to disk (default: %(default)s)")
+    tuning.add_argument("--duckdb-memory-limit", default="256MB", help="DuckDB memory limit; larger sorts spill to disk next to the database (default: %(default)s)")
 
     parser.add_argument("-v", "--verbose", action="store_true", help="log every batch")
     parser.add_argument("-q", "--quiet", action="store_true", help="log errors only; no summary")
@@ -151,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         report = run_export(config)
     except (ConfigError, DatabaseBusyError) as error:
         log.error("%s", error)
+        return EXIT_CONFIG
+    except duckdb.OutOfMemoryException as error:
+        log.error("DuckDB ran out of memory (%s): raise --duckdb-memory-limit (now %s).", error, args.duckdb_memory_limit)
         return EXIT_CONFIG
     if not args.quiet:
         print(report.summary(), file=sys.stderr)

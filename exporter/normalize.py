@@ -57,7 +57,10 @@ DEFAULT_REGION = "US"
 # Per-value caches: big enough to hold the customers of a large batch, bounded because an
 # entry costs about 300 bytes (2**16 entries: about 20 MB when full).
 _CACHE_SIZE = 2**16
-_ROW_CACHE_SIZE = 2**16  # per key, for hashed_user_data
+_ROW_CACHE_SIZE = 2**14  # per key, for hashed_user_data: values shared by many customers
+# Emails, phones and ids are one per customer, and whole customers are cached by the caller
+# (events.py): a large cache of them would only hold memory.
+_UNIQUE_ROW_CACHE_SIZE = 2**8
 _SMALL_CACHE_SIZE = 2**12  # for low-cardinality columns: gender, state, country
 
 _SHA256_RE = re.compile(r"[0-9a-fA-F]{64}")
@@ -336,7 +339,7 @@ def _prehashed(value: object) -> str | None:
     return None
 
 
-def _hasher(normalizer: Callable[..., str | None]) -> Callable[..., str | None]:
+def _hasher(normalizer: Callable[..., str | None], cache_size: int = _ROW_CACHE_SIZE) -> Callable[..., str | None]:
     """A memoized ``(value, *context) -> hash or None`` for one key.
 
     One cache lookup per key and row when customers repeat, and one cache per key
@@ -345,7 +348,7 @@ def _hasher(normalizer: Callable[..., str | None]) -> Callable[..., str | None]:
     """
     normalize = getattr(normalizer, "__wrapped__", normalizer)
 
-    @lru_cache(maxsize=_ROW_CACHE_SIZE)
+    @lru_cache(maxsize=cache_size)
     def hashed(value: object, *context: object) -> str | None:
         prehashed = _prehashed(value)
         if prehashed is not None:
@@ -361,8 +364,8 @@ _NO_CONTEXT, _COUNTRY, _COUNTRY_AND_REGION = 0, 1, 2
 
 # Meta key -> (model column, memoized hasher, context), in the order Meta lists them.
 _ROW_FIELDS: tuple[tuple[str, str, Callable[..., str | None], int], ...] = (
-    ("em", "email", _hasher(normalize_email), _NO_CONTEXT),
-    ("ph", "phone", _hasher(normalize_phone), _COUNTRY_AND_REGION),
+    ("em", "email", _hasher(normalize_email, _UNIQUE_ROW_CACHE_SIZE), _NO_CONTEXT),
+    ("ph", "phone", _hasher(normalize_phone, _UNIQUE_ROW_CACHE_SIZE), _COUNTRY_AND_REGION),
     ("fn", "given_name", _hasher(normalize_name), _NO_CONTEXT),
     ("ln", "surname", _hasher(normalize_name), _NO_CONTEXT),
     ("db", "birthdate", _hasher(normalize_birthdate), _NO_CONTEXT),
@@ -371,7 +374,7 @@ _ROW_FIELDS: tuple[tuple[str, str, Callable[..., str | None], int], ...] = (
     ("st", "state", _hasher(normalize_state), _COUNTRY),
     ("zp", "postal", _hasher(normalize_postal), _COUNTRY),
     ("country", "country", _hasher(normalize_country), _NO_CONTEXT),
-    ("external_id", "external_id", _hasher(normalize_external_id), _NO_CONTEXT),
+    ("external_id", "external_id", _hasher(normalize_external_id, _UNIQUE_ROW_CACHE_SIZE), _NO_CONTEXT),
 )
 
 

@@ -64,12 +64,13 @@ class RunReport:
             ),
             f"  rows rejected           {self.rows_rejected:>9}",
             *(
-                f"    {reason:<34}{count:>6}  {REASONS.get(reason, '')}"
+                f"  {'':<24}{count:>9}  {reason}: {REASONS.get(reason, '')}"
                 for reason, count in self.rejected_by_reason.most_common()
             ),
             f"  events built            {self.events_built:>9}  (one per order)",
             f"  already sent, skipped   {self.events_skipped:>9}",
-            f"  {sent_label:<24}{self.events_sent:>9}  in {self.batches} batches, {self.requests} requests, {self.retries} retries",
+            f"  {sent_label:<24}{self.events_sent:>9}  in {self.batches} batches"
+            + ("" if self.dry_run else f", {self.requests} requests, {self.retries} retries"),
         ]
         if not self.dry_run:
             lines += [

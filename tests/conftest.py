@@ -108,12 +108,17 @@ def model(tmp_path) -> ModelFile:
 
 
 @pytest.fixture
-def export_env(monkeypatch, meta):
-    """The environment of a scheduled run, pointed at the fake Meta; returns a runner of main()."""
-    for name in ("META_APP_SECRET", "META_TEST_EVENT_CODE", "DBT_DUCKDB_PATH", "DBT_TARGET_PATH", "META_API_VERSION"):
+def scheduled_env(monkeypatch):
+    """The environment of a scheduled run: a token and a dataset, nothing from the developer's shell."""
+    for name in ("META_APP_SECRET", "META_TEST_EVENT_CODE", "DBT_DUCKDB_PATH", "DBT_TARGET_PATH", "META_API_VERSION", "META_GRAPH_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("META_ACCESS_TOKEN", TOKEN)
     monkeypatch.setenv("META_DATASET_ID", DATASET)
+
+
+@pytest.fixture
+def export_env(monkeypatch, meta, scheduled_env):
+    """A runner of main() in a scheduled run's environment, pointed at the fake Meta."""
     monkeypatch.setenv("META_GRAPH_URL", meta.url)
 
     def run(model: ModelFile, *extra: str) -> int:

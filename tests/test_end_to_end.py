@@ -46,15 +46,7 @@ def export(db_path, target, meta, *extra) -> int:
     return main(["--database", str(db_path), "--dbt-target-path", str(target), "--graph-url", meta.url, "-q", *extra])
 
 
-@pytest.fixture
-def env(monkeypatch):
-    for name in ("META_APP_SECRET", "META_TEST_EVENT_CODE", "DBT_DUCKDB_PATH", "DBT_TARGET_PATH", "META_API_VERSION"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("META_ACCESS_TOKEN", TOKEN)
-    monkeypatch.setenv("META_DATASET_ID", DATASET)
-
-
-def test_dbt_then_exporter_delivers_one_correct_event_per_sendable_order(built, env, tmp_path):
+def test_dbt_then_exporter_delivers_one_correct_event_per_sendable_order(built, scheduled_env, tmp_path):
     project, built_db, target, dbt_vars = built
     db_path = tmp_path / "warehouse.duckdb"
     db_path.write_bytes(built_db.read_bytes())
@@ -119,7 +111,7 @@ def test_dbt_then_exporter_delivers_one_correct_event_per_sendable_order(built, 
     assert (report["events_sent"], report["events_accepted"], report["completed"]) == (len(events), len(events), True)
 
 
-def test_first_send_is_62_days_then_the_window_narrows_to_7(built, env, tmp_path, monkeypatch):
+def test_first_send_is_62_days_then_the_window_narrows_to_7(built, scheduled_env, tmp_path, monkeypatch):
     project, built_db, _, dbt_vars = built
     db_path = tmp_path / "warehouse.duckdb"
     db_path.write_bytes(built_db.read_bytes())

@@ -74,9 +74,10 @@ class _Export:
         sent_payloads = None if config.resend else self.state.sent_payloads_query()
         orders = self.reader.orders(int(self.started.timestamp()), sent_payloads)
         workers = config.workers if config.workers is not None else default_workers(report.rows_in_model)
+        built = build_events(orders, self.reader.names, config.default_phone_region, workers)
         batch: list[BuiltEvent] = []
         try:
-            for order, result in build_events(orders, self.reader.names, config.default_phone_region, workers):
+            for order, result in built:
                 report.rows_read += len(order.lines)
                 if result.rejections:
                     self.reject(result.rejections)
@@ -98,6 +99,7 @@ class _Export:
                 if batch:
                     sink.submit(batch)
         finally:
+            built.close()  # stops worker processes when the run ends early
             sink.close()
             self.flush_rejections()
             if progress:

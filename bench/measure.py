@@ -5,6 +5,13 @@ records the high-water RSS of the memory image it replaces, so a child started s
 bench (which has held DuckDB's buffers while generating data) would report the bench's peak, not
 its own. So a small launcher process (`python -m bench.measure`, ~10 MB) starts the command and
 reports its rusage, as `/usr/bin/time` does.
+
+`ru_maxrss` is the peak of the largest single process, though, and a pipeline may run worker
+processes. So the launcher also samples the whole process tree every 0.1 s (every descendant
+of the command, from /proc): the sum of their RSS and of their PSS (shared pages divided among
+the processes sharing them, so forked workers are not counted twice). The reported peak RSS is
+the larger of `ru_maxrss` and the tree's peak PSS; the tree's peak RSS sum and process count are
+reported too.
 """
 
 from __future__ import annotations
@@ -14,17 +21,24 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+SAMPLE_SECONDS = 0.1
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
 class Measured:
     wall_seconds: float
     peak_rss_mb: float  # ru_maxrss of the process (Linux reports KiB)
-    cpu_seconds: float  # user + system
+    cpu_seconds: float  # user + system, of the whole process tree
     returncode: int
+    tree_peak_rss_mb: float = 0.0  # the process tree's peak sum of RSS, sampled
+    tree_peak_pss_mb: float = 0.0  # the process tree's peak sum of PSS, sampled
+    tree_max_processes: int = 1
     background_cores: float | None = None  # set by the bench: CPU other processes used meanwhile
 
 
@@ -58,17 +72,85 @@ def run_measured(command: list[str], log: Path, env: dict | None = None, cwd: Pa
         result_path.unlink(missing_ok=True)
 
 
+def _tree(root: int) -> list[int]:
+    """`root` and its descendants that are alive now."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                parent = int(stat.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, ()))
+    return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _memory_kb(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of one process in KiB; (0, 0) once it is gone."""
+    rss = pss = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as rollup:
+            for line in rollup:
+                if line.startswith(b"Rss:"):
+                    rss = int(line.split()[1])
+                elif line.startswith(b"Pss:"):
+                    pss = int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return rss, pss
+
+
 def _launch(result_path: str, command: list[str]) -> int:
     started = time.monotonic()
     process = subprocess.Popen(command)
+    peaks = {"rss": 0, "pss": 0, "processes": 1}
+    cpu: dict[int, float] = {}  # the last CPU time seen per process of the tree
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(SAMPLE_SECONDS):
+            pids = _tree(process.pid)
+            memory = [_memory_kb(pid) for pid in pids]
+            peaks["rss"] = max(peaks["rss"], sum(rss for rss, _ in memory))
+            peaks["pss"] = max(peaks["pss"], sum(pss for _, pss in memory))
+            peaks["processes"] = max(peaks["processes"], sum(1 for rss, _ in memory if rss))
+            for pid in pids:
+                cpu[pid] = max(cpu.get(pid, 0.0), _cpu_seconds(pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.monotonic() - started
+    done.set()
+    sampler.join()
     process.returncode = os.waitstatus_to_exitcode(status)  # reaped: Popen must not wait again
+    largest = usage.ru_maxrss / 1024
     measured = Measured(
         wall_seconds=wall,
-        peak_rss_mb=usage.ru_maxrss / 1024,
-        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        peak_rss_mb=max(largest, peaks["pss"] / 1024),
+        # rusage covers the command and the descendants it reaped; the samples also cover workers
+        # that others reaped (a forkserver's), up to their last 0.1 s.
+        cpu_seconds=max(usage.ru_utime + usage.ru_stime, sum(cpu.values())),
         returncode=process.returncode,
+        tree_peak_rss_mb=peaks["rss"] / 1024,
+        tree_peak_pss_mb=peaks["pss"] / 1024,
+        tree_max_processes=peaks["processes"],
     )
     Path(result_path).write_text(json.dumps(measured.__dict__))
     return 0

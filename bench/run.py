@@ -96,6 +96,7 @@ class Row:
     note: str = ""
     extra: dict = field(default_factory=dict)
     background_cores: float | None = None  # CPU used by other processes on the machine meanwhile
+    processes: int | None = None  # most processes of the measured tree alive at once
 
     @property
     def rate(self) -> float:
@@ -115,6 +116,7 @@ class Bench:
         self.facts: dict = {}
         self.python = sys.executable
         self.sink: SinkProcess | None = None
+        self.measurements: dict[str, Measured] = {}
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -126,6 +128,7 @@ class Bench:
         sink_before = self.sink.stats() if self.sink else None
         busy_before = busy_cpu_seconds()
         result = run_measured(command, log, env=env, cwd=ROOT)
+        self.measurements[name] = result
         busy = busy_cpu_seconds() - busy_before
         ours = result.cpu_seconds + ((self.sink.stats() - sink_before).cpu_seconds if self.sink else 0.0)
         result.background_cores = max(0.0, busy - ours) / result.wall_seconds if result.wall_seconds else 0.0
@@ -194,7 +197,7 @@ class Bench:
         con.close()
         self.facts.update(model_rows=rows, model_orders=orders)
         self.rows.append(Row("dbt run (whole command)", rows, "rows", result.wall_seconds, result.peak_rss_mb, result.cpu_seconds,
-                             "dbt start-up, parse (warm cache), all 6 models", background_cores=result.background_cores))
+                             "dbt start-up, parse (warm cache), all 6 models", background_cores=result.background_cores, processes=result.tree_max_processes))
         self.rows.append(Row("dbt run (models only)", rows, "rows", models_seconds, None, None,
                              "run_results.json elapsed_time"))
         self.facts["dbt_mart_execute_seconds"] = round(node_seconds, 3)
@@ -263,7 +266,7 @@ class Bench:
                                                     "--database", str(self.database), "--relation", MODEL, "--out", str(out)])
             scanned = json.loads(out.read_text())
             self.rows.append(Row(name, scanned["rows"], "rows", scanned["seconds"], result.peak_rss_mb, None,
-                                 note + "; query and fetch loop only", background_cores=result.background_cores))
+                                 note + "; query and fetch loop only", background_cores=result.background_cores, processes=result.tree_max_processes))
 
     def http_limit(self) -> None:
         events = self.facts["model_orders"]
@@ -281,7 +284,7 @@ class Bench:
         self.rows.append(Row("limit: HTTP path, pre-built bodies", posted["events"], "events", posted["seconds"],
                              result.peak_rss_mb, None, f"{posted['requests']} requests; posting loop only",
                              {"bytes_per_event": round(delta.bytes / max(1, delta.events)), "sink_cpu_seconds": round(delta.cpu_seconds, 2)},
-                             background_cores=result.background_cores))
+                             background_cores=result.background_cores, processes=result.tree_max_processes))
 
     def sdk_baseline(self) -> None:
         limit = min(self.args.baseline_lines, self.facts["model_rows"])
@@ -304,7 +307,7 @@ class Bench:
         self.rows.append(Row("SDK baseline (facebook_business)", sdk["events"], "events", result.wall_seconds,
                              result.peak_rss_mb, result.cpu_seconds, note,
                              {"bytes_per_event": round(delta.bytes / max(1, delta.events)), "subset": subset, **sdk},
-                             background_cores=result.background_cores))
+                             background_cores=result.background_cores, processes=result.tree_max_processes))
 
     def exporter_command(self, database: Path, target: Path, report: Path) -> list[str]:
         return [
@@ -340,7 +343,7 @@ class Bench:
                              result.peak_rss_mb, result.cpu_seconds,
                              f"{report['rows_read']:,} lines, {report['rows_rejected']:,} rejected; whole process, send log on",
                              {"exporter_duration_seconds": report["duration_seconds"], "bytes_per_event": round(delta.bytes / max(1, delta.events)), "sink_cpu_seconds": round(delta.cpu_seconds, 2)},
-                             background_cores=result.background_cores))
+                             background_cores=result.background_cores, processes=result.tree_max_processes))
 
     def latency(self) -> None:
         delay = self.args.latency
@@ -360,7 +363,7 @@ class Bench:
         self.rows.append(Row(f"exporter, {delay * 1000:.0f} ms per request", report["events_sent"], "events",
                              result.wall_seconds, result.peak_rss_mb, result.cpu_seconds, note,
                              {"exporter_duration_seconds": report["duration_seconds"]},
-                             background_cores=result.background_cores))
+                             background_cores=result.background_cores, processes=result.tree_max_processes))
         self.facts["latency_ideal_events_per_second"] = ideal
         self.facts["latency_floor_seconds"] = floor
 
@@ -416,8 +419,9 @@ class Bench:
         for row in self.rows:
             rss = f"{row.peak_rss_mb:>11.0f}" if row.peak_rss_mb is not None else f"{'':>11}"
             load = f"{row.background_cores:>7.2f}" if row.background_cores is not None else f"{'':>7}"
+            note = row.note + (f"; {row.processes} processes, RSS = their summed PSS" if (row.processes or 1) > 1 else "")
             lines.append(
-                f"{row.name:<40} {row.count:>12,} {row.wall_seconds:>8.2f} {row.rate:>10,.0f} {rss} {load}  {row.note}"
+                f"{row.name:<40} {row.count:>12,} {row.wall_seconds:>8.2f} {row.rate:>10,.0f} {rss} {load}  {note}"
             )
         if "latency_ideal_events_per_second" in self.facts:
             ideal = self.facts["latency_ideal_events_per_second"]
@@ -472,7 +476,7 @@ class Bench:
         print(f"Model: {self.facts['model_rows']:,} rows, {self.facts['model_orders']:,} orders "
               f"(source generated in {self.facts['generate_seconds']}s); bench total {self.facts['total_seconds']}s\n")
         print(self.table())
-        busy = [row for row in self.rows if (row.background_cores or 0) > 0.2]
+        busy = [row for row in self.rows if (row.background_cores or 0) > 0.3]
         if busy:
             print(f"\nWARNING: other processes kept up to {max(r.background_cores for r in busy):.1f} of "
                   f"{os.cpu_count()} cores busy during: {', '.join(r.name for r in busy)} (column 'bg load'). "
@@ -483,6 +487,7 @@ class Bench:
             payload = {
                 "lines": args.lines, "concurrency": args.concurrency, "machine": machine, "facts": self.facts,
                 "rows": [{**asdict(row), "per_second": row.rate} for row in self.rows],
+                "processes": {name: asdict(measured) for name, measured in self.measurements.items()},
                 "ratios": [{"name": n, "value": v, "target": t, "met": m} for n, v, t, m in self.ratios()],
             }  # fmt: skip
             Path(args.json).parent.mkdir(parents=True, exist_ok=True)

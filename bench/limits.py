@@ -5,7 +5,7 @@
 
 `scan`: read the model with DuckDB into Python tuples, 10,000 rows per `fetchmany` (reading
 alone), as stored (`--order plain`) or in the exporter's order (`--order ordered`: `order by
-order_id, product_id` with the exporter's default DuckDB memory limit).
+order_id, product_id`), with `--memory-limit` (the bench passes the exporter's default).
 
 `http`: post pre-built request bodies of 1,000 events to the sink at the given concurrency (the
 HTTP path alone): one pooled `requests.Session`, a thread pool, `events_received` checked. The
@@ -31,10 +31,11 @@ CHUNK_ROWS = 10_000
 TOKEN = "EAAbench-token-0123456789"
 
 
-def scan(database: str, relation: str, order: str) -> dict:
+def scan(database: str, relation: str, order: str, memory_limit: str | None) -> dict:
     con = duckdb.connect(database, read_only=True)
+    if memory_limit:
+        con.execute(f"set memory_limit = '{memory_limit}'")
     if order == "ordered":
-        con.execute("set memory_limit = '512MB'")  # as the exporter (its --duckdb-memory-limit default)
         query = f"select * from {relation} order by order_id, product_id"
     else:
         query = f"select * from {relation}"
@@ -146,12 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--relation", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--order", choices=["plain", "ordered"], default="plain")
+    parser.add_argument("--memory-limit", help="DuckDB memory_limit for the scan")
     parser.add_argument("--url")
     parser.add_argument("--events", type=int)
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args(argv)
     if args.what == "scan":
-        result = scan(args.database, args.relation, args.order)
+        result = scan(args.database, args.relation, args.order, args.memory_limit)
     else:
         result = http(args.database, args.relation, args.url, args.events, args.concurrency)
     with open(args.out, "w") as out:

@@ -7,6 +7,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -83,6 +84,15 @@ where t.order_datetime > timestamp '{as_of}' - to_days({lookback})
 """
 
 
+class MeasurementFailed(RuntimeError):
+    def __init__(self, name: str, result: Measured, log: Path) -> None:
+        text = log.read_text(errors="replace")
+        errors = [line for line in text.splitlines() if "error" in line.lower()]
+        self.result = result
+        self.reason = (errors[0] if errors else text.strip().splitlines()[-1] if text.strip() else "no output")[:160]
+        super().__init__(f"{name} exited with {result.returncode}: {self.reason} (log: {log})")
+
+
 @dataclass
 class Row:
     """One line of the results table."""
@@ -97,6 +107,7 @@ class Row:
     extra: dict = field(default_factory=dict)
     background_cores: float | None = None  # CPU used by other processes on the machine meanwhile
     processes: int | None = None  # most processes of the measured tree alive at once
+    failed: bool = False
 
     @property
     def rate(self) -> float:
@@ -117,6 +128,7 @@ class Bench:
         self.python = sys.executable
         self.sink: SinkProcess | None = None
         self.measurements: dict[str, Measured] = {}
+        self.failures: list[str] = []
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -133,8 +145,7 @@ class Bench:
         ours = result.cpu_seconds + ((self.sink.stats() - sink_before).cpu_seconds if self.sink else 0.0)
         result.background_cores = max(0.0, busy - ours) / result.wall_seconds if result.wall_seconds else 0.0
         if result.returncode != 0:
-            tail = log.read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"{name} exited with {result.returncode}; see {log}:\n{tail}")
+            raise MeasurementFailed(name, result, log)
         return result
 
     def sink_delta(self, before: SinkStats) -> SinkStats:
@@ -258,11 +269,14 @@ class Bench:
     def scan(self) -> None:
         for kind, name, note in (
             ("plain", "limit: DuckDB scan, fetchmany", "select *, 10k rows per fetchmany"),
-            ("ordered", "limit: DuckDB scan ordered by order_id", "the order the exporter reads in; DuckDB memory_limit 512MB as the exporter"),
+            ("ordered", "limit: DuckDB scan ordered by order_id", "the order the exporter reads in"),
         ):
+            limit = exporter_memory_limit()
+            note += f"; DuckDB memory_limit {limit} as the exporter's default" if limit else ""
             self.say(f"limit: reading the model ({kind} scan)")
             out = self.data / "results" / f"scan-{kind}.json"
-            result = self.measured(f"scan-{kind}", [self.python, "-m", "bench.limits", "scan", "--order", kind,
+            memory = ["--memory-limit", limit] if limit else []
+            result = self.measured(f"scan-{kind}", [self.python, "-m", "bench.limits", "scan", "--order", kind, *memory,
                                                     "--database", str(self.database), "--relation", MODEL, "--out", str(out)])
             scanned = json.loads(out.read_text())
             self.rows.append(Row(name, scanned["rows"], "rows", scanned["seconds"], result.peak_rss_mb, None,
@@ -313,7 +327,7 @@ class Bench:
         return [
             "-m", "exporter", "--graph-url", self.sink.url, "--dataset-id", DATASET_ID, "--database", str(database),
             "--dbt-target-path", str(target), "--resend", "-q", "--report-json", str(report),
-            "--concurrency", str(self.args.concurrency),
+            "--concurrency", str(self.args.concurrency), *shlex.split(self.args.exporter_args),
         ]  # fmt: skip
 
     def exporter_env(self) -> dict:
@@ -384,11 +398,11 @@ class Bench:
     # --- output -------------------------------------------------------------------------
 
     def ratios(self) -> list[tuple[str, float | None, str, bool | None]]:
-        by = {row.name: row for row in self.rows}
+        by = {row.name: row for row in self.rows if not row.failed}
         exporter = by.get("exporter end to end")
         sdk = by.get("SDK baseline (facebook_business)")
         http = by.get("limit: HTTP path, pre-built bodies")
-        latency = next((row for row in self.rows if row.name.startswith("exporter, ")), None)
+        latency = next((row for row in self.rows if row.name.startswith("exporter, ") and not row.failed), None)
         dbt_cmd, dbt_models = by.get("dbt run (whole command)"), by.get("dbt run (models only)")
         hand = by.get("hand-written DuckDB query")
         out = []
@@ -455,20 +469,49 @@ class Bench:
     def run(self) -> int:
         args = self.args
         started = time.monotonic()
-        self.prepare()
-        self.generate()
-        self.dbt()
-        self.hand_query()
-        self.make_latency_subset()
+        facts_path = self.data / "facts.json"
+        reused = args.reuse and facts_path.exists() and self.database.exists()
+        if reused:
+            self.facts = json.loads(facts_path.read_text())
+            if self.facts.get("source_lines") != args.lines:
+                raise RuntimeError(f"--reuse: {self.data} holds {self.facts.get('source_lines')} lines, not {args.lines}")
+            self.rows = [Row(**row) for row in self.facts.pop("build_rows")]
+            for folder in (self.logs, self.data / "results"):
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir()
+            self.say(f"reusing the data and model built {self.facts['as_of']} (--reuse)")
+        else:
+            self.prepare()
+            self.generate()
+            self.dbt()
+            self.hand_query()
+            self.make_latency_subset()
+            facts_path.write_text(json.dumps({**self.facts, "build_rows": [asdict(row) for row in self.rows]}, default=str))
         with SinkProcess(procs=args.sink_procs) as self.sink:
             self.facts["sink"] = {"url": self.sink.url, "procs": args.sink_procs}
             steps = {"scan": self.scan, "http": self.http_limit, "sdk": self.sdk_baseline,
                      "exporter": self.exporter, "latency": self.latency}  # fmt: skip
+            names = {"scan": "limit: DuckDB scan", "http": "limit: HTTP path, pre-built bodies",
+                     "sdk": "SDK baseline (facebook_business)", "exporter": "exporter end to end",
+                     "latency": f"exporter, {args.latency * 1000:.0f} ms per request"}  # fmt: skip
             for name, step in steps.items():
-                if name not in args.skip:
+                if name in args.skip:
+                    continue
+                try:
                     step()
+                except MeasurementFailed as failure:
+                    self.say(f"  FAILED: {failure}")
+                    self.failures.append(str(failure))
+                    result = failure.result
+                    self.rows.append(Row(names[name], 0, "events", result.wall_seconds, result.peak_rss_mb,
+                                         result.cpu_seconds, f"FAILED, exit {result.returncode}: {failure.reason}",
+                                         background_cores=result.background_cores,
+                                         processes=result.tree_max_processes, failed=True))
             if args.profile:
-                self.profile()
+                try:
+                    self.profile()
+                except MeasurementFailed as failure:
+                    self.failures.append(str(failure))
         self.facts["total_seconds"] = round(time.monotonic() - started, 1)
         machine = self.machine()
         print(f"\nBenchmark: {args.lines:,} item lines, concurrency {args.concurrency}, as_of {self.facts['as_of']} UTC")
@@ -489,11 +532,24 @@ class Bench:
                 "rows": [{**asdict(row), "per_second": row.rate} for row in self.rows],
                 "processes": {name: asdict(measured) for name, measured in self.measurements.items()},
                 "ratios": [{"name": n, "value": v, "target": t, "met": m} for n, v, t, m in self.ratios()],
+                "failures": self.failures,
             }  # fmt: skip
             Path(args.json).parent.mkdir(parents=True, exist_ok=True)
             Path(args.json).write_text(json.dumps(payload, indent=2, default=str) + "\n")
             print(f"\nresults written to {args.json}")
-        return 0
+        if self.failures:
+            print("\nFAILED measurements:\n  " + "\n  ".join(self.failures))
+        return 1 if self.failures else 0
+
+
+def exporter_memory_limit() -> str | None:
+    """The exporter's default --duckdb-memory-limit, so the ordered scan reads under the same limit."""
+    try:
+        from exporter.cli import build_parser
+
+        return build_parser().get_default("duckdb_memory_limit")
+    except Exception:  # the exporter changed shape: scan without a limit
+        return None
 
 
 def profile_summary(profile: dict, top: int = 15) -> str:
@@ -530,6 +586,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sink-procs", type=int, default=2, help="sink worker processes (default: %(default)s)")
     parser.add_argument("--skip", action="append", default=[], choices=["scan", "http", "sdk", "exporter", "latency"],
                         help="leave out a measurement (repeatable)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="reuse the data, model and dbt figures of the last run in --data-dir (same --lines): measure the exporter again quickly")
+    parser.add_argument("--exporter-args", default="", help="extra exporter flags for every exporter run, e.g. \"--duckdb-memory-limit 1GB\"")
     parser.add_argument("--profile", action="store_true", help="also run the exporter under a sampling profiler and show where its time goes")
     parser.add_argument("--data-dir", default=str(ROOT / "bench" / ".data"), help="where the DuckDB files, dbt target and logs go (default: bench/.data)")
     parser.add_argument("--json", help="also write the results as JSON to this file")

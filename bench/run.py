@@ -499,6 +499,12 @@ class Bench:
                 shutil.rmtree(folder, ignore_errors=True)
                 folder.mkdir()
             self.say(f"reusing the data and model built {self.facts['as_of']} (--reuse)")
+            # The subsets follow this run's --latency-lines and --baseline-lines.
+            for path in (self.latency_database, self.baseline_database):
+                for stale in (path, Path(f"{path}.wal")):
+                    stale.unlink(missing_ok=True)
+            shutil.rmtree(self.latency_target, ignore_errors=True)
+            self.make_subsets()
         else:
             self.prepare()
             self.generate()

@@ -89,7 +89,7 @@ class _Export:
                     continue
                 batch.append(event)
                 if len(batch) == config.batch_size:
-                    sink.submit(batch)
+                    self.submit(sink, batch)
                     batch = []
                     if self.fatal:
                         break
@@ -97,7 +97,7 @@ class _Export:
                         progress.show()
             else:
                 if batch:
-                    sink.submit(batch)
+                    self.submit(sink, batch)
         finally:
             built.close()  # stops worker processes when the run ends early
             sink.close()
@@ -106,6 +106,11 @@ class _Export:
                 progress.done()
         report.duration_seconds = round(time.monotonic() - clock_start, 3)
         self.finish()
+
+    def submit(self, sink: _MetaSink | _DryRunSink, batch: list[BuiltEvent]) -> None:
+        self.report.batches += 1
+        self.report.events_sent += len(batch)
+        sink.submit(batch)
 
     def reject(self, rejections: list[Rejection]) -> None:
         self.report.rows_rejected += len(rejections)
@@ -220,8 +225,6 @@ class _MetaSink:
         self.in_flight: set[Future] = set()
 
     def submit(self, events: list[BuiltEvent]) -> None:
-        self.export.report.batches += 1
-        self.export.report.events_sent += len(events)
         self._collect(timeout=0)  # record what finished meanwhile, so a crash resends as little as possible
         while len(self.in_flight) >= self.concurrency:
             self._collect(return_when=FIRST_COMPLETED)
@@ -245,7 +248,6 @@ class _DryRunSink:
     """Writes the exact request bodies (without the token), one JSON document per line."""
 
     def __init__(self, export: _Export, config: ExportConfig) -> None:
-        self.export = export
         path = config.dry_run_output or Path("target") / "meta_capi" / f"dry_run_{export.report.run_id}.jsonl"
         path.parent.mkdir(parents=True, exist_ok=True)
         self.file = path.open("w", encoding="utf-8")
@@ -253,8 +255,6 @@ class _DryRunSink:
         export.report.payload_file = str(path)
 
     def submit(self, events: list[BuiltEvent]) -> None:
-        self.export.report.batches += 1
-        self.export.report.events_sent += len(events)
         self.file.write('{"data":[' + ",".join(event.json for event in events) + "]" + self.suffix)
 
     def close(self) -> None:

@@ -30,7 +30,7 @@ def test_help_lists_environment_and_exit_codes(capsys):
 )
 def test_configuration_errors_exit_2_with_what_to_do(model, export_env, monkeypatch, capsys, env_changes, args, message):
     model.write(order_lines(1))
-    for name, value in env_changes.items():
+    for name in env_changes:
         monkeypatch.delenv(name)
     assert export_env(model, *args) == 2
     assert message in capsys.readouterr().err

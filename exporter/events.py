@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import multiprocessing
 import os
 from collections import deque
@@ -16,15 +17,12 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import islice
+from json.encoder import encode_basestring
 
-from exporter.model_reader import Order
+from exporter.model_reader import CUSTOMER_COLUMNS, EVENT_COLUMNS, LINE, Customer, Order
 from exporter.normalize import hashed_user_data
 from exporter.state import Rejection
 from exporter.validation import DEFAULT_ACTION_SOURCE, DEFAULT_EVENT_NAME
-
-CUSTOMER_COLUMNS = (
-    "external_id", "email", "phone", "given_name", "surname", "birthdate", "gender", "city", "state", "postal", "country",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -43,25 +41,27 @@ class OrderResult:
 
 
 class EventBuilder:
-    def __init__(self, names: list[str], default_phone_region: str = "US") -> None:
-        self.names = names
-        # Customers repeat across lines and orders: normalize, hash and serialize each one once.
-        @lru_cache(maxsize=2**15)  # ~1.5 kB a customer
-        def user_data_for(customer: tuple) -> tuple[str, bool]:
+    def __init__(self, default_phone_region: str = "US") -> None:
+        # The reader yields each customer's orders together, so a small cache normalizes, hashes
+        # and serializes each customer once.
+        @lru_cache(maxsize=1024)
+        def user_data_for(customer: Customer | None) -> tuple[str, bool]:
+            if customer is None:
+                return "{}", False
             user_data = hashed_user_data(dict(zip(CUSTOMER_COLUMNS, customer)), default_phone_region)
             return _json(user_data), "em" in user_data or "ph" in user_data
 
         self._user_data_for = user_data_for
 
     def build(self, order: Order) -> OrderResult:
-        lines = [dict(zip(self.names, line)) for line in order.lines]
-        user_data = [self._user_data_for(tuple(line.get(c) for c in CUSTOMER_COLUMNS)) for line in lines]
+        lines = order.lines
+        user_data = [self._user_data_for(customer) for customer in order.customers]
         # The reading query decided every rule but the one that needs normalized customer data.
         problems = [
-            line["missing_reason"] or (None if has_contact else "no_usable_email_or_phone") or line["rule_reason"]
+            line[MISSING_REASON] or (None if has_contact else "no_usable_email_or_phone") or line[RULE_REASON]
             for line, (_, has_contact) in zip(lines, user_data)
         ]
-        if not any(problems) and len({line["currency_code"] for line in lines}) > 1:
+        if not any(problems) and len({line[CURRENCY] for line in lines}) > 1:
             problems = ["order_currencies_differ"] * len(lines)
         if any(problems):
             # A partial order would send a wrong value, so one bad line holds back the whole order.
@@ -70,49 +70,60 @@ class EventBuilder:
         return OrderResult(_event(order.order_id, lines, user_data[0][0]), [])
 
 
+ORDER_ID, PRODUCT_ID, QUANTITY, PRICE, CURRENCY, EVENT_TIME, MISSING_REASON, RULE_REASON = (
+    LINE[name] for name in ("order_id", "product_id", "quantity", "price", "currency_code", "event_time", "missing_reason", "rule_reason")
+)  # fmt: skip
+EVENT_NAME, ACTION_SOURCE, EVENT_ID, EVENT_SOURCE_URL, CLIENT_USER_AGENT, VALUE = (LINE[name] for name in EVENT_COLUMNS)
+
+
 def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
-def _event(order_id: str, lines: list[dict], user_data_json: str) -> BuiltEvent:
+def _string(value: object) -> str:
+    """As _json(value), faster for the strings nearly every value is."""
+    return encode_basestring(value) if type(value) is str else _json(value)
+
+
+def _float(value: float) -> str:
+    """As _json(value) for a float: the shortest repr, and JSON's names for what is not finite."""
+    return repr(value) if math.isfinite(value) else _json(value)
+
+
+def _event(order_id: str, lines: list[tuple], user_data_json: str) -> BuiltEvent:
+    """The event's JSON text, byte for byte what _json() of the event as a dict would give.
+
+    Written out key by key (sorted, as _json sorts them) because json.dumps of nested dicts was
+    the largest cost after hashing; tests/test_events.py compares the two on many orders.
+    """
     first = lines[0]
-    contents = [
-        {"id": str(line["product_id"]), "quantity": int(line["quantity"]), "item_price": float(line["price"])}
+    contents = ",".join(
+        f'{{"id":{_string(str(line[PRODUCT_ID]))},"item_price":{_float(float(line[PRICE]))},"quantity":{int(line[QUANTITY])}}}'
         for line in lines
-        if line.get("product_id") is not None
-    ]
-    value = first.get("value")
+        if line[PRODUCT_ID] is not None
+    )
+    value = first[VALUE]
     if value is None:
-        value = sum(float(line["price"]) * int(line["quantity"]) for line in lines)
-    custom_data = {
-        "currency": first["currency_code"],
-        "value": round(float(value), 2),
-        "contents": contents,
-        "order_id": str(order_id),
-        "num_items": sum(int(line["quantity"]) for line in lines),
-        "content_type": "product",
-    }
-    if first.get("client_user_agent"):  # never hashed; per event, not per customer
-        user_data_json = _json({**json.loads(user_data_json), "client_user_agent": first["client_user_agent"]})
-    event_id = str(first.get("event_id") or order_id)  # deterministic: same order, same id
-    event = {
-        "event_name": first.get("event_name") or DEFAULT_EVENT_NAME,
-        "event_time": min(line["event_time"] for line in lines),
-        "action_source": first.get("action_source") or DEFAULT_ACTION_SOURCE,
-        "event_id": event_id,
-        "custom_data": custom_data,
-    }
-    if first.get("event_source_url"):
-        event["event_source_url"] = first["event_source_url"]
-    # Keys are sorted, and "user_data" sorts last: the customer's cached JSON is spliced in as is.
-    text = _json(event)[:-1] + ',"user_data":' + user_data_json + "}"
+        value = sum(float(line[PRICE]) * int(line[QUANTITY]) for line in lines)
+    num_items = sum(int(line[QUANTITY]) for line in lines)
+    if first[CLIENT_USER_AGENT]:  # never hashed; per event, not per customer ("client_user_agent" sorts first)
+        rest = "," + user_data_json[1:] if user_data_json != "{}" else "}"
+        user_data_json = '{"client_user_agent":' + _string(first[CLIENT_USER_AGENT]) + rest
+    event_id = str(first[EVENT_ID] or order_id)  # deterministic: same order, same id
+    event_source_url = f'"event_source_url":{_string(first[EVENT_SOURCE_URL])},' if first[EVENT_SOURCE_URL] else ""
+    text = (
+        f'{{"action_source":{_string(first[ACTION_SOURCE] or DEFAULT_ACTION_SOURCE)},'
+        f'"custom_data":{{"content_type":"product","contents":[{contents}],"currency":{_string(first[CURRENCY])},'
+        f'"num_items":{num_items},"order_id":{_string(str(order_id))},"value":{_float(round(float(value), 2))}}},'
+        f'"event_id":{_string(event_id)},"event_name":{_string(first[EVENT_NAME] or DEFAULT_EVENT_NAME)},'
+        f'{event_source_url}"event_time":{min(line[EVENT_TIME] for line in lines)},"user_data":{user_data_json}}}'
+    )
     payload_hash = hashlib.sha256(text.encode()).hexdigest()
     return BuiltEvent(event_id, str(order_id), text, payload_hash, len(lines))
 
 
-def _rejection(line: dict, reason: str) -> Rejection:
-    order_id = line.get("order_id")
-    product_id = line.get("product_id")
+def _rejection(line: tuple, reason: str) -> Rejection:
+    order_id, product_id = line[ORDER_ID], line[PRODUCT_ID]
     return Rejection(
         None if order_id is None else str(order_id),
         None if product_id is None else str(product_id),
@@ -130,9 +141,7 @@ def default_workers(rows: int) -> int:
     return 0 if rows < PARALLEL_FROM_ROWS else min(os.cpu_count() or 1, 4)
 
 
-def build_events(
-    orders: Iterator[Order], names: list[str], default_phone_region: str, workers: int
-) -> Iterator[tuple[Order, OrderResult]]:
+def build_events(orders: Iterator[Order], default_phone_region: str, workers: int) -> Iterator[tuple[Order, OrderResult]]:
     """(order, result) for every order, in the orders' order.
 
     With workers, chunks of orders are built in that many processes (normalizing and hashing
@@ -140,14 +149,14 @@ def build_events(
     per worker are in flight, so memory stays flat.
     """
     if workers <= 0:
-        builder = EventBuilder(names, default_phone_region)
+        builder = EventBuilder(default_phone_region)
         for order in orders:
             yield order, builder.build(order)
         return
     # forkserver: workers start from a clean process, not a fork of one running DuckDB threads.
     context = multiprocessing.get_context("forkserver")
     in_flight: deque[tuple[list[Order], Future]] = deque()
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(names, default_phone_region)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(default_phone_region,)) as pool:
         while True:
             while len(in_flight) < 2 * workers and (chunk := list(islice(orders, ORDERS_PER_TASK))):
                 in_flight.append((chunk, pool.submit(_build_chunk, chunk)))
@@ -160,9 +169,9 @@ def build_events(
 _worker_builder: EventBuilder | None = None
 
 
-def _start_worker(names: list[str], default_phone_region: str) -> None:
+def _start_worker(default_phone_region: str) -> None:
     global _worker_builder
-    _worker_builder = EventBuilder(names, default_phone_region)
+    _worker_builder = EventBuilder(default_phone_region)
 
 
 def _build_chunk(orders: list[Order]) -> list[OrderResult]:

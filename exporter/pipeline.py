@@ -74,7 +74,7 @@ class _Export:
         sent_payloads = None if config.resend else self.state.sent_payloads_query()
         orders = self.reader.orders(int(self.started.timestamp()), sent_payloads)
         workers = config.workers if config.workers is not None else default_workers(report.rows_in_model)
-        built = build_events(orders, self.reader.names, config.default_phone_region, workers)
+        built = build_events(orders, config.default_phone_region, workers)
         batch: list[BuiltEvent] = []
         try:
             for order, result in built:

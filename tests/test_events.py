@@ -1,12 +1,16 @@
 """One event per order (exporter/events.py)."""
 
+import decimal
 import hashlib
 import json
+import random
 from datetime import datetime, timezone
 
+import pytest
+
 from exporter.events import EventBuilder
-from exporter.model_reader import Order
-from exporter.normalize import sha256_hex
+from exporter.model_reader import CUSTOMER_COLUMNS, LINE_FIELDS, Order
+from exporter.normalize import hashed_user_data, sha256_hex
 
 NOW_SECONDS = int(datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc).timestamp())
 CUSTOMER = {
@@ -45,8 +49,14 @@ def item(product_id, quantity, price, **overrides):
 
 
 def build(*lines, sent=None):
-    names = list(lines[0])
-    return EventBuilder(names).build(Order("o-1", [tuple(line[name] for name in names) for line in lines], sent))
+    return EventBuilder().build(
+        Order(
+            lines[0]["order_id"],
+            [tuple(line.get(name) for name in LINE_FIELDS) for line in lines],
+            [tuple(line.get(name) for name in CUSTOMER_COLUMNS) for line in lines],
+            sent,
+        )
+    )
 
 
 def test_lines_of_an_order_become_one_event():
@@ -136,3 +146,74 @@ def test_website_events_carry_their_extra_fields_unhashed():
     assert event["event_id"] == "web-42"
     assert event["event_source_url"] == "https://shop.example/thanks"
     assert event["user_data"]["client_user_agent"] == "Mozilla/5.0"
+
+
+def as_dict_then_json(lines: list[dict]) -> str:
+    """The event built the plain way (a dict, then json.dumps): what the written-out text must equal."""
+    first = lines[0]
+    user_data = hashed_user_data({name: first.get(name) for name in CUSTOMER_COLUMNS})
+    if first.get("client_user_agent"):
+        user_data["client_user_agent"] = first["client_user_agent"]
+    value = first.get("value")
+    if value is None:
+        value = sum(float(line["price"]) * int(line["quantity"]) for line in lines)
+    event = {
+        "event_name": first.get("event_name") or "Purchase",
+        "event_time": min(line["event_time"] for line in lines),
+        "action_source": first.get("action_source") or "physical_store",
+        "event_id": str(first.get("event_id") or first["order_id"]),
+        "user_data": user_data,
+        "custom_data": {
+            "currency": first["currency_code"],
+            "value": round(float(value), 2),
+            "contents": [
+                {"id": str(line["product_id"]), "quantity": int(line["quantity"]), "item_price": float(line["price"])}
+                for line in lines
+                if line.get("product_id") is not None
+            ],
+            "order_id": str(first["order_id"]),
+            "num_items": sum(int(line["quantity"]) for line in lines),
+            "content_type": "product",
+        },
+    }
+    if first.get("event_source_url"):
+        event["event_source_url"] = first["event_source_url"]
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+TRICKY_TEXT = ['quote " and \\ backslash', "tab\t newline\n nul\x00 del\x7f", "ünïcödé ✓ \u2028 😀", "</script>", ""]
+
+
+@pytest.mark.parametrize("case", range(60))
+def test_the_written_out_text_is_exactly_json_dumps_of_the_event(case):
+    rng = random.Random(case)
+    pick = rng.choice
+    order_id = pick(["o-1", *TRICKY_TEXT[:4]])
+    lines = [
+        item(
+            pick(["sku-1", 42, None, *TRICKY_TEXT]),
+            pick([1, 2, 7, 1000]),
+            pick([0.0, 9.99, 10 / 3, 1e-7, 1e16, 123456.785, 2.675, float("nan"), decimal.Decimal("19.99")]),
+            order_id=order_id,
+            event_time=rng.randrange(1795300000, 1795400000),
+            event_name=pick([None, "Purchase", "Other"]),
+            action_source=pick([None, "physical_store", "website"]),
+            event_id=pick([None, "web-42", 77]),
+            event_source_url=pick([None, "", "https://shop.example/?a=1&b=\"2\""]),
+            client_user_agent=pick([None, "", "Mozilla/5.0 (X11; Linux) \"quoted\""]),
+            value=pick([None, None, 12.345, decimal.Decimal("100.005")]),
+            email=pick([None, "a@b.co", "not-an-email"]),
+            phone=pick([None, "+44 20 7946 0958"]) if case % 7 else None,
+            given_name=pick([None, *TRICKY_TEXT]),
+        )
+        for _ in range(rng.randrange(1, 5))
+    ]
+    # Event-level fields and the customer come from the first line, as the reader guarantees per order.
+    lines = [lines[0], *({**line, **{k: lines[0][k] for k in (*CUSTOMER_COLUMNS, "event_name", "action_source", "event_id", "event_source_url", "client_user_agent", "value")}} for line in lines[1:])]
+    result = build(*lines)
+    if result.event is None:  # no usable contact: rejected, nothing to compare
+        assert {r.reason for r in result.rejections} <= {"no_usable_email_or_phone", "order_has_rejected_line"}
+        return
+    expected = as_dict_then_json(lines)
+    at = next((i for i, (a, b) in enumerate(zip(result.event.json, expected)) if a != b), None)
+    assert result.event.json == expected, (at, result.event.json[at - 40 : at + 40] if at is not None else None, expected[at - 40 : at + 40] if at is not None else None)

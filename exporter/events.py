@@ -12,12 +12,12 @@ import math
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import islice
 from json.encoder import encode_basestring
+from typing import NamedTuple
 
 from exporter.model_reader import CUSTOMER_COLUMNS, EVENT_COLUMNS, LINE, Customer, Order
 from exporter.normalize import hashed_user_data
@@ -25,8 +25,8 @@ from exporter.state import Rejection
 from exporter.validation import DEFAULT_ACTION_SOURCE, DEFAULT_EVENT_NAME
 
 
-@dataclass(frozen=True)
-class BuiltEvent:
+# NamedTuples rather than dataclasses: results are pickled back from worker processes.
+class BuiltEvent(NamedTuple):
     event_id: str
     order_id: str
     json: str  # the event exactly as posted
@@ -34,32 +34,37 @@ class BuiltEvent:
     line_count: int
 
 
-@dataclass(frozen=True)
-class OrderResult:
+class OrderResult(NamedTuple):
     event: BuiltEvent | None
     rejections: list[Rejection]
 
 
+UserData = tuple[str, bool]  # a customer's user_data as JSON, and whether it has a usable email or phone
+
+
+def user_data(customer: Customer | None, default_phone_region: str = "US") -> UserData:
+    """Normalize, hash and serialize one customer (CUSTOMER_COLUMNS values)."""
+    if customer is None:
+        return "{}", False
+    hashed = hashed_user_data(dict(zip(CUSTOMER_COLUMNS, customer)), default_phone_region)
+    return _json(hashed), "em" in hashed or "ph" in hashed
+
+
 class EventBuilder:
     def __init__(self, default_phone_region: str = "US") -> None:
-        # The reader yields each customer's orders together, so a small cache normalizes, hashes
-        # and serializes each customer once.
-        @lru_cache(maxsize=1024)
-        def user_data_for(customer: Customer | None) -> tuple[str, bool]:
-            if customer is None:
-                return "{}", False
-            user_data = hashed_user_data(dict(zip(CUSTOMER_COLUMNS, customer)), default_phone_region)
-            return _json(user_data), "em" in user_data or "ph" in user_data
-
-        self._user_data_for = user_data_for
+        # For the few customers that come with a line rather than from hashed_customers().
+        self.user_data_for: Callable[[Customer], UserData] = lru_cache(maxsize=1024)(
+            partial(user_data, default_phone_region=default_phone_region)
+        )
 
     def build(self, order: Order) -> OrderResult:
+        """The order's event, or why its lines are rejected; order.customers holds UserData."""
         lines = order.lines
-        user_data = [self._user_data_for(customer) for customer in order.customers]
+        customers = [customer or NO_CUSTOMER for customer in order.customers]
         # The reading query decided every rule but the one that needs normalized customer data.
         problems = [
             line[MISSING_REASON] or (None if has_contact else "no_usable_email_or_phone") or line[RULE_REASON]
-            for line, (_, has_contact) in zip(lines, user_data)
+            for line, (_, has_contact) in zip(lines, customers)
         ]
         if not any(problems) and len({line[CURRENCY] for line in lines}) > 1:
             problems = ["order_currencies_differ"] * len(lines)
@@ -67,7 +72,10 @@ class EventBuilder:
             # A partial order would send a wrong value, so one bad line holds back the whole order.
             reasons = [problem or "order_has_rejected_line" for problem in problems]
             return OrderResult(None, [_rejection(line, reason) for line, reason in zip(lines, reasons)])
-        return OrderResult(_event(order.order_id, lines, user_data[0][0]), [])
+        return OrderResult(_event(order.order_id, lines, customers[0][0]), [])
+
+
+NO_CUSTOMER: UserData = ("{}", False)
 
 
 ORDER_ID, PRODUCT_ID, QUANTITY, PRICE, CURRENCY, EVENT_TIME, MISSING_REASON, RULE_REASON = (
@@ -134,45 +142,39 @@ def _rejection(line: tuple, reason: str) -> Rejection:
 
 # Below this many lines, starting worker processes costs more than it saves.
 PARALLEL_FROM_ROWS = 100_000
-ORDERS_PER_TASK = 2_000
+CUSTOMERS_PER_TASK = 1_000
 
 
 def default_workers(rows: int) -> int:
     return 0 if rows < PARALLEL_FROM_ROWS else min(os.cpu_count() or 1, 4)
 
 
-def build_events(orders: Iterator[Order], default_phone_region: str, workers: int) -> Iterator[tuple[Order, OrderResult]]:
-    """(order, result) for every order, in the orders' order.
+def hashed_customers(rows: Iterator[tuple], default_phone_region: str, workers: int) -> Iterator[tuple]:
+    """(external_id, customer_hash, UserData) for each (external_id, customer_hash, *customer) row, in order.
 
-    With workers, chunks of orders are built in that many processes (normalizing and hashing
-    is CPU-bound Python) while this process goes on reading and sending; at most two chunks
-    per worker are in flight, so memory stays flat.
+    Normalizing and hashing is CPU-bound Python (phone numbers above all), so with workers,
+    chunks of customers are hashed in that many processes while this one reads the lines and
+    sends. Only customers cross between processes, each once; at most two chunks per worker
+    are in flight, so memory stays flat.
     """
     if workers <= 0:
-        builder = EventBuilder(default_phone_region)
-        for order in orders:
-            yield order, builder.build(order)
+        for row in rows:
+            yield row[0], row[1], user_data(row[2:], default_phone_region)
         return
     # forkserver: workers start from a clean process, not a fork of one running DuckDB threads.
     context = multiprocessing.get_context("forkserver")
-    in_flight: deque[tuple[list[Order], Future]] = deque()
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(default_phone_region,)) as pool:
+    in_flight: deque[tuple[list[tuple], Future]] = deque()
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
         while True:
-            while len(in_flight) < 2 * workers and (chunk := list(islice(orders, ORDERS_PER_TASK))):
-                in_flight.append((chunk, pool.submit(_build_chunk, chunk)))
+            while len(in_flight) < 2 * workers and (chunk := list(islice(rows, CUSTOMERS_PER_TASK))):
+                task = pool.submit(_hash_chunk, [row[2:] for row in chunk], default_phone_region)
+                in_flight.append((chunk, task))
             if not in_flight:
                 return
-            chunk, future = in_flight.popleft()
-            yield from zip(chunk, future.result())
+            chunk, task = in_flight.popleft()
+            for row, hashed in zip(chunk, task.result()):
+                yield row[0], row[1], hashed
 
 
-_worker_builder: EventBuilder | None = None
-
-
-def _start_worker(default_phone_region: str) -> None:
-    global _worker_builder
-    _worker_builder = EventBuilder(default_phone_region)
-
-
-def _build_chunk(orders: list[Order]) -> list[OrderResult]:
-    return [_worker_builder.build(order) for order in orders]
+def _hash_chunk(customers: list[Customer], default_phone_region: str) -> list[UserData]:
+    return [user_data(customer, default_phone_region) for customer in customers]

@@ -16,10 +16,8 @@ same query, set-wise, and each order arrives with the payload hash Meta last acc
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from itertools import groupby
-from operator import itemgetter
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 import duckdb
 
@@ -35,7 +33,7 @@ EVENT_COLUMNS = ("event_name", "action_source", "event_id", "event_source_url", 
 # What each line tuple holds, in this order; a column the model lacks comes as None.
 LINE_FIELDS = (
     "order_id", "product_id", "quantity", "price", "currency_code", "event_time", "missing_reason", "rule_reason",
-    *EVENT_COLUMNS, "external_id", "customer_hash", "other_customer", "sent_payload_hash",
+    *EVENT_COLUMNS, "external_id", "customer_hash", "other_customer", "line_count", "one_customer", "sent_payload_hash",
 )  # fmt: skip
 LINE = {name: position for position, name in enumerate(LINE_FIELDS)}
 MODEL_COLUMNS = (*REQUIRED_VALUES, *CUSTOMER_COLUMNS, *EVENT_COLUMNS, "product_id")
@@ -44,11 +42,10 @@ CHUNK_ROWS = 10_000
 Customer = tuple  # the values of CUSTOMER_COLUMNS
 
 
-@dataclass(frozen=True)
-class Order:
+class Order(NamedTuple):  # a NamedTuple: orders are pickled to worker processes, and tuples pickle fastest
     order_id: str | None
     lines: list[tuple]  # LINE_FIELDS values; tuples are cheap to pass to worker processes
-    customers: list[Customer | None]  # each line's customer; None without an external_id
+    customers: list  # each line's customer (as ModelReader.orders prepares it); None without an external_id
     sent_payload_hash: str | None  # what Meta last accepted for this order, if anything
 
 
@@ -101,20 +98,28 @@ class ModelReader:
             f"{rule_reason_sql(self.types, now_seconds)} as rule_reason, "
             f"{', '.join(f'{self._column(name)} as {name}' for name in EVENT_COLUMNS)}, "
             f'"external_id" as external_id, {self._customer_hash()} as customer_hash, '
-            # The order's customer: lines are sorted by it, so each customer's orders come together.
-            f'min("external_id") over (partition by "order_id") as order_customer, '
             f"struct_pack({customer}) as customer, "
             # A total order of an order's lines, so the same data always gives the same event text.
             f"{self._column('timestamp')} as sort_timestamp, {self._column('currency')} as sort_currency "
             f"from {self.relation.sql()}"
         )
+        # Per order, from its narrow columns only: its customer (lines are sorted by it, so each
+        # customer's orders come together), its size, and whether all its lines share a customer.
+        orders = (
+            'select "order_id" as order_id, min("external_id") as order_customer, count(*) as line_count, '
+            f'min("external_id") = max("external_id") and count("external_id") = count(*) and '
+            f"min({self._customer_hash()}) = max({self._customer_hash()}) as one_customer "
+            f'from {self.relation.sql()} group by "order_id"'
+        )
         # A line whose customer is not the order's (rare) brings its customer data along.
-        other_customer = "case when lines.external_id <> lines.order_customer then lines.customer end"
+        other_customer = "case when lines.external_id <> orders.order_customer then lines.customer end"
         sent = f"left join ({sent_payloads_sql}) as sent on sent.order_id = lines.order_id" if sent_payloads_sql else ""
         fields = ", ".join(f"lines.{name}" for name in LINE_FIELDS[: LINE["other_customer"]])
         return (
-            f"select {fields}, {other_customer}, {'sent.sent_payload_hash' if sent else 'null'} from ({lines}) as lines {sent} "
-            "order by lines.order_customer, lines.order_id, lines.product_id, lines.sort_timestamp, "
+            f"select {fields}, {other_customer}, orders.line_count, orders.one_customer, "
+            f"{'sent.sent_payload_hash' if sent else 'null'} "
+            f"from ({lines}) as lines join ({orders}) as orders on orders.order_id is not distinct from lines.order_id {sent} "
+            "order by orders.order_customer, lines.order_id, lines.product_id, lines.sort_timestamp, "
             "lines.quantity, lines.price, lines.sort_currency nulls last"
         )
 
@@ -126,51 +131,75 @@ class ModelReader:
             f'from {self.relation.sql()} where "external_id" is not null order by sort_id, customer_hash'
         )
 
-    def orders(self, now_seconds: int, sent_payloads_sql: str | None) -> Iterator[Order]:
-        """Every order of the model, its lines in a stable order, each with its lines' customers."""
+    def customer_rows(self) -> Iterator[tuple]:
+        """(external_id, customer_hash, *CUSTOMER_COLUMNS) for each distinct customer, by external_id."""
+        return _rows(self._customer_con.execute(self.customers_query()))
+
+    def orders(
+        self,
+        now_seconds: int,
+        sent_payloads_sql: str | None,
+        customers: Iterator[tuple] | None = None,
+        prepare: Callable[[Customer], object] = lambda customer: customer,
+    ) -> Iterator[Order]:
+        """Every order of the model, its lines in a stable order, each with its lines' customers.
+
+        A line's customer is `prepare(customer)`. `customers` may bring them prepared ahead, as
+        (external_id, customer_hash, prepared) rows in the order of customer_rows(); `prepare`
+        is then only called for the few lines whose customer comes with the line.
+        """
+        if customers is None:
+            customers = ((row[0], row[1], prepare(row[2:])) for row in self.customer_rows())
+        merge = _CustomerMerge(self, customers, prepare)
         result = self._con.execute(self.lines_query(now_seconds, sent_payloads_sql))
-        customers = _CustomerMerge(self)
-        order_id_at, sent_at = LINE["order_id"], LINE["sent_payload_hash"]
-        for order_id, group in groupby(_rows(result), key=itemgetter(order_id_at)):
-            group = list(group)
-            if order_id is None:
+        for lines in _orders_lines(result):
+            first = lines[0]
+            if first[ORDER_ID] is None:
                 # Lines without an order_id cannot be grouped; each is an order of its own (and rejected).
-                for line in group:
-                    yield Order(None, [line], [customers.of(line)], None)
-                continue
-            yield Order(order_id, group, [customers.of(line) for line in group], group[0][sent_at])
+                for line in lines:
+                    yield Order(None, [line], [merge.of(line)], None)
+            elif first[ONE_CUSTOMER]:
+                yield Order(first[ORDER_ID], lines, [merge.of(first)] * len(lines), first[SENT_PAYLOAD_HASH])
+            else:
+                yield Order(first[ORDER_ID], lines, [merge.of(line) for line in lines], first[SENT_PAYLOAD_HASH])
 
     def one_customer(self, external_id: object, customer_hash: int) -> Customer | None:
         """A customer looked up on its own: only when the sorted merge missed it (should not happen)."""
-        return self._customer_con.execute(
+        return self._con.cursor().execute(
             f"select {', '.join(self._column(name) for name in CUSTOMER_COLUMNS)} from {self.relation.sql()} "
             f'where "external_id" = ? and {self._customer_hash()} = ? limit 1',
             [external_id, customer_hash],
         ).fetchone()
 
 
-class _CustomerMerge:
-    """Each line's customer, from the customers query read alongside the lines in external_id order."""
+ORDER_ID, EXTERNAL_ID, CUSTOMER_HASH, OTHER_CUSTOMER, LINE_COUNT, ONE_CUSTOMER, SENT_PAYLOAD_HASH = (
+    LINE[name] for name in ("order_id", "external_id", "customer_hash", "other_customer", "line_count", "one_customer", "sent_payload_hash")
+)  # fmt: skip
 
-    def __init__(self, reader: ModelReader) -> None:
+
+class _CustomerMerge:
+    """Each line's (prepared) customer, from the customers read alongside the lines in external_id order."""
+
+    def __init__(self, reader: ModelReader, customers: Iterator[tuple], prepare: Callable[[Customer], object]) -> None:
         self._reader = reader
-        self._rows = _rows(reader._customer_con.execute(reader.customers_query()))
+        self._rows = customers
+        self._prepare = prepare
         self._next = next(self._rows, None)
         self._external_id: object = None
-        self._by_hash: dict[int, Customer] = {}
+        self._by_hash: dict[int, object] = {}
 
-    def of(self, line: tuple) -> Customer | None:
-        other_customer = line[LINE["other_customer"]]
+    def of(self, line: tuple) -> object:
+        other_customer = line[OTHER_CUSTOMER]
         if other_customer is not None:
-            return tuple(other_customer.values())
-        external_id = line[LINE["external_id"]]
+            return self._prepare(tuple(other_customer.values()))
+        external_id = line[EXTERNAL_ID]
         if external_id is None:
             return None
         if external_id != self._external_id:
             self._advance_to(external_id)
-        customer = self._by_hash.get(line[LINE["customer_hash"]])
+        customer = self._by_hash.get(line[CUSTOMER_HASH])
         if customer is None:
-            customer = self._reader.one_customer(external_id, line[LINE["customer_hash"]])
+            customer = self._prepare(self._reader.one_customer(external_id, line[CUSTOMER_HASH]))
         return customer
 
     def _advance_to(self, external_id: object) -> None:
@@ -178,12 +207,31 @@ class _CustomerMerge:
         while self._next is not None and self._next[0] < external_id:
             self._next = next(self._rows, None)
         while self._next is not None and self._next[0] == external_id:
-            self._by_hash[self._next[1]] = self._next[2:]
+            self._by_hash[self._next[1]] = self._next[2]
             self._next = next(self._rows, None)
 
 
 def _quoted(column: str) -> str:
     return f'"{column}"'
+
+
+def _orders_lines(result: duckdb.DuckDBPyConnection) -> Iterator[list[tuple]]:
+    """The lines of each order in turn, cut by each order's line_count (faster than comparing order_ids)."""
+    rows: list[tuple] = []
+    start = 0
+    while True:
+        if start < len(rows):
+            end = start + rows[start][LINE_COUNT]
+            if end <= len(rows):
+                yield rows[start:end]
+                start = end
+                continue
+        more = result.fetchmany(CHUNK_ROWS)
+        if not more:
+            if start < len(rows):
+                raise RuntimeError("the model changed while it was read: an order has fewer lines than counted")
+            return
+        rows, start = rows[start:] + more, 0
 
 
 def _rows(result: duckdb.DuckDBPyConnection) -> Iterator[tuple]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from exporter.config import ConfigError, ExportConfig
 from exporter.dbt_artifacts import find_model
 from exporter.delivery import BatchOutcome, Deliverer
-from exporter.events import BuiltEvent, build_events, default_workers
+from exporter.events import BuiltEvent, EventBuilder, default_workers, hashed_customers
 from exporter.meta_api import ErrorKind, MetaApiError, MetaClient
 from exporter.model_reader import ModelReader
 from exporter.report import RunReport
@@ -72,13 +72,15 @@ class _Export:
         sink = _DryRunSink(self, config) if config.dry_run else _MetaSink(self, config)
         progress = _Progress(report) if config.progress and sys.stderr.isatty() else None
         sent_payloads = None if config.resend else self.state.sent_payloads_query()
-        orders = self.reader.orders(int(self.started.timestamp()), sent_payloads)
         workers = config.workers if config.workers is not None else default_workers(report.rows_in_model)
-        built = build_events(orders, config.default_phone_region, workers)
+        builder = EventBuilder(config.default_phone_region)
+        customers = hashed_customers(self.reader.customer_rows(), config.default_phone_region, workers)
+        orders = self.reader.orders(int(self.started.timestamp()), sent_payloads, customers, builder.user_data_for)
         batch: list[BuiltEvent] = []
         try:
-            for order, result in built:
+            for order in orders:
                 report.rows_read += len(order.lines)
+                result = builder.build(order)
                 if result.rejections:
                     self.reject(result.rejections)
                     continue
@@ -99,7 +101,7 @@ class _Export:
                 if batch:
                     self.submit(sink, batch)
         finally:
-            built.close()  # stops worker processes when the run ends early
+            customers.close()  # stops worker processes when the run ends early
             sink.close()
             self.flush_rejections()
             if progress:

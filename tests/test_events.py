@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from exporter.events import EventBuilder
+from exporter.events import EventBuilder, user_data
 from exporter.model_reader import CUSTOMER_COLUMNS, LINE_FIELDS, Order
 from exporter.normalize import hashed_user_data, sha256_hex
 
@@ -53,7 +53,7 @@ def build(*lines, sent=None):
         Order(
             lines[0]["order_id"],
             [tuple(line.get(name) for name in LINE_FIELDS) for line in lines],
-            [tuple(line.get(name) for name in CUSTOMER_COLUMNS) for line in lines],
+            [user_data(tuple(line.get(name) for name in CUSTOMER_COLUMNS)) for line in lines],
             sent,
         )
     )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import secrets
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -64,6 +66,7 @@ class _Export:
         self.now = now
         self.rejections: list[Rejection] = []
         self.fatal: MetaApiError | None = None
+        self.send_log = _SendLogWriter(state, config.concurrency)
 
     def run(self) -> None:
         config, report = self.config, self.report
@@ -103,6 +106,7 @@ class _Export:
         finally:
             customers.close()  # stops worker processes when the run ends early
             sink.close()
+            self.send_log.close()
             self.flush_rejections()
             if progress:
                 progress.done()
@@ -129,7 +133,7 @@ class _Export:
         report = self.report
         for events, fbtrace_id in outcome.accepted:
             sent_at = self.now().replace(tzinfo=None)
-            self.state.record_accepted([(e.event_id, e.order_id, e.payload_hash) for e in events], fbtrace_id, sent_at)
+            self.send_log.put([(e.event_id, e.order_id, e.payload_hash, fbtrace_id, sent_at) for e in events])
             report.events_accepted += len(events)
         if outcome.rejected:
             for event, message in outcome.rejected:
@@ -244,6 +248,56 @@ class _MetaSink:
             self._collect()
         self.pool.shutdown()
         self.client.close()
+
+
+class _SendLogWriter:
+    """Logs accepted events in the send log from a thread of its own.
+
+    A DuckDB commit takes ~8 ms, several times that while the export's other threads compete for
+    the GIL; here it overlaps reading and sending, and whatever accumulated meanwhile is written
+    in one statement. Accepted batches not yet logged are at most `backlog` (the queue blocks
+    beyond it), so a crash resends at most those and the ones in flight: same event_ids, which
+    Meta deduplicates.
+    """
+
+    def __init__(self, state: StateStore, backlog: int) -> None:
+        self.state = state.for_another_thread()
+        self.queue: queue.Queue[list | None] = queue.Queue(maxsize=backlog)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._write, name="send-log", daemon=True)
+        self.thread.start()
+
+    def put(self, rows: list[tuple] | None) -> None:
+        while True:
+            if self.error:
+                raise self.error
+            try:
+                return self.queue.put(rows, timeout=0.1)
+            except queue.Full:
+                continue  # the writer is busy, or has failed: check again
+
+    def _write(self) -> None:
+        while (rows := self.queue.get()) is not None:
+            while True:  # everything queued meanwhile, in the same statement
+                try:
+                    more = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self.queue.put(None)  # the end: seen again after this write
+                    break
+                rows = rows + more
+            try:
+                self.state.record_accepted(rows)
+            except BaseException as exc:  # e.g. a full disk: the run must fail, not go on unlogged
+                self.error = exc
+                return
+
+    def close(self) -> None:
+        self.put(None)  # raises the writer's error, if any
+        self.thread.join()
+        if self.error:
+            raise self.error
 
 
 class _DryRunSink:

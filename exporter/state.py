@@ -129,15 +129,21 @@ class StateStore:
             f"where dataset_id = '{self.dataset_id}' and not is_test group by order_id"
         )
 
-    def record_accepted(self, events: list[tuple[str, str, str]], fbtrace_id: str | None, sent_at: datetime) -> None:
-        """Log (event_id, order_id, payload_hash) of one batch Meta accepted, in one transaction."""
-        event_ids, order_ids, hashes = (list(column) for column in zip(*events))
-        # unnest() of list parameters inserts a whole batch in one statement (executemany is row by row).
+    def record_accepted(self, rows: list[tuple[str, str, str, str | None, datetime]]) -> None:
+        """Log (event_id, order_id, payload_hash, fbtrace_id, sent_at) of events Meta accepted, in one transaction."""
+        columns = [list(column) for column in zip(*rows)]
+        # unnest() of list parameters inserts them all in one statement (executemany is row by row).
         self._con.execute(
             f"insert into {SCHEMA}.send_log select ?, unnest(?::varchar[]), unnest(?::varchar[]), "
-            "unnest(?::varchar[]), ?, ?, ?, ?",
-            [self.dataset_id, event_ids, order_ids, hashes, self.run_id, fbtrace_id, sent_at, self.is_test],
+            "unnest(?::varchar[]), ?, unnest(?::varchar[]), unnest(?::timestamp[]), ?",
+            [self.dataset_id, *columns[:3], self.run_id, *columns[3:], self.is_test],
         )
+
+    def for_another_thread(self) -> StateStore:
+        """The same state on a cursor of its own: a DuckDB cursor must not be shared between threads."""
+        other = object.__new__(StateStore)
+        other.__dict__.update(self.__dict__, _con=self._con.cursor())
+        return other
 
     def record_rejections(self, rejections: list[Rejection], rejected_at: datetime) -> None:
         if not rejections:

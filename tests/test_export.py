@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 from datetime import timezone
 
+import duckdb
+import pytest
 from conftest import DATASET, TOKEN, order_lines
 from fake_meta import appsecret_proof, sha256_hex
+
+from exporter.state import StateStore
 
 
 def accepted_order_ids(meta) -> list[str]:
@@ -189,3 +193,16 @@ def test_appsecret_proof_matches_metas_sdk_vector():
 
     assert ours("access-token-234", "appsecret-123").startswith("cdfcbc87")
     assert ours("access-token-234", "appsecret-123").endswith("53d7f2")
+
+
+def test_a_send_log_that_cannot_be_written_fails_the_run(model, meta, export_env, monkeypatch):
+    model.write(order_lines(30))
+
+    def disk_full(self, rows):
+        raise duckdb.IOException("No space left on device")
+
+    monkeypatch.setattr(StateStore, "record_accepted", disk_full)
+    with pytest.raises(duckdb.IOException, match="No space left"):
+        export_env(model, "--batch-size", "5", "--concurrency", "2")
+    # Nothing claims the send completed: the next run sends again what was not logged.
+    assert model.query("select completed from meta_capi.runs") == [(False,)]

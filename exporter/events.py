@@ -150,7 +150,7 @@ def default_workers(rows: int) -> int:
 
 
 def hashed_customers(rows: Iterator[tuple], default_phone_region: str, workers: int) -> Iterator[tuple]:
-    """(external_id, customer_hash, UserData) for each (external_id, customer_hash, *customer) row, in order.
+    """(key, customer_hash, UserData) for each (key, customer_hash, customer) row, in order.
 
     Normalizing and hashing is CPU-bound Python (phone numbers above all), so with workers,
     chunks of customers are hashed in that many processes while this one reads the lines and
@@ -159,7 +159,7 @@ def hashed_customers(rows: Iterator[tuple], default_phone_region: str, workers: 
     """
     if workers <= 0:
         for row in rows:
-            yield row[0], row[1], user_data(row[2:], default_phone_region)
+            yield row[0], row[1], user_data(row[2], default_phone_region)
         return
     # forkserver: workers start from a clean process, not a fork of one running DuckDB threads.
     context = multiprocessing.get_context("forkserver")
@@ -167,7 +167,7 @@ def hashed_customers(rows: Iterator[tuple], default_phone_region: str, workers: 
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         while True:
             while len(in_flight) < 2 * workers and (chunk := list(islice(rows, CUSTOMERS_PER_TASK))):
-                task = pool.submit(_hash_chunk, [row[2:] for row in chunk], default_phone_region)
+                task = pool.submit(_hash_chunk, [row[2] for row in chunk], default_phone_region)
                 in_flight.append((chunk, task))
             if not in_flight:
                 return

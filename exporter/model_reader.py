@@ -38,6 +38,11 @@ LINE_FIELDS = (
 LINE = {name: position for position, name in enumerate(LINE_FIELDS)}
 MODEL_COLUMNS = (*REQUIRED_VALUES, *CUSTOMER_COLUMNS, *EVENT_COLUMNS, "product_id")
 CHUNK_ROWS = 10_000
+# The model is read in parts of about this many lines, each part's customers then its lines, each
+# sorted on its own. A part's sort fits in DuckDB's memory limit, so memory stays flat however
+# large the model is, and the first events go out after one part is sorted, not the whole model.
+LINES_PER_PART = 250_000
+ORDERS_TABLE = "meta_capi_export_orders"  # a temp table: one row per order of the model
 
 Customer = tuple  # the values of CUSTOMER_COLUMNS
 
@@ -58,6 +63,7 @@ class ModelReader:
             cursor.execute("set TimeZone = 'UTC'")
         self.relation = relation
         self.types = self._check_columns()
+        self._parts: int | None = None
 
     def _check_columns(self) -> dict[str, str]:
         try:
@@ -87,53 +93,69 @@ class ModelReader:
     def _customer_hash(self) -> str:
         return f"hash({', '.join(self._column(name) for name in CUSTOMER_COLUMNS)})"
 
-    def lines_query(self, now_seconds: int, sent_payloads_sql: str | None) -> str:
-        """One row per line (LINE_FIELDS), ordered by the order's customer, then by order."""
-        customer = ", ".join(f"{name} := {self._column(name)}" for name in CUSTOMER_COLUMNS)
-        lines = (
-            f"select {self._column('order_id')} as order_id, {self._column('product_id')} as product_id, "
-            f'"quantity" as quantity, "price" as price, upper(trim(cast("currency" as varchar))) as currency_code, '
-            f"{event_time_sql('timestamp', self.types['timestamp'])} as event_time, "
-            f"{missing_reason_sql(self.types)} as missing_reason, "
-            f"{rule_reason_sql(self.types, now_seconds)} as rule_reason, "
-            f"{', '.join(f'{self._column(name)} as {name}' for name in EVENT_COLUMNS)}, "
-            f'"external_id" as external_id, {self._customer_hash()} as customer_hash, '
-            f"struct_pack({customer}) as customer, "
-            # A total order of an order's lines, so the same data always gives the same event text.
-            f"{self._column('timestamp')} as sort_timestamp, {self._column('currency')} as sort_currency "
-            f"from {self.relation.sql()}"
-        )
-        # Per order, from its narrow columns only: its customer (lines are sorted by it, so each
-        # customer's orders come together), its size, and whether all its lines share a customer.
+    def parts(self) -> int:
+        """How many parts the model is read in, each sorted on its own (see LINES_PER_PART)."""
+        if self._parts is None:
+            self._parts = max(1, -(-self.count_rows() // LINES_PER_PART))
+        return self._parts
+
+    def _part_of(self, external_id: str) -> str:
+        # By customer, so that each customer is in one part only, and hashed once.
+        return f"hash({external_id}) % {self.parts()}"
+
+    def _create_orders_table(self, sent_payloads_sql: str | None) -> None:
+        """One row per order, from the model's narrow columns only: its customer (lines are sorted
+        by it, so each customer's orders come together), its part, its size, whether all its lines
+        share a customer, and the payload hash Meta last accepted for it."""
+        customer_hash = self._customer_hash()
         orders = (
-            'select "order_id" as order_id, min("external_id") as order_customer, count(*) as line_count, '
-            f'min("external_id") = max("external_id") and count("external_id") = count(*) and '
-            f"min({self._customer_hash()}) = max({self._customer_hash()}) as one_customer "
+            'select "order_id" as export_order_id, min("external_id") as export_customer, count(*) as export_line_count, '
+            'min("external_id") = max("external_id") and count("external_id") = count(*) '
+            f"and min({customer_hash}) = max({customer_hash}) as export_one_customer "
             f'from {self.relation.sql()} group by "order_id"'
         )
-        # A line whose customer is not the order's (rare) brings its customer data along.
-        other_customer = "case when lines.external_id <> orders.order_customer then lines.customer end"
-        sent = f"left join ({sent_payloads_sql}) as sent on sent.order_id = lines.order_id" if sent_payloads_sql else ""
-        fields = ", ".join(f"lines.{name}" for name in LINE_FIELDS[: LINE["other_customer"]])
-        return (
-            f"select {fields}, {other_customer}, orders.line_count, orders.one_customer, "
-            f"{'sent.sent_payload_hash' if sent else 'null'} "
-            f"from ({lines}) as lines join ({orders}) as orders on orders.order_id is not distinct from lines.order_id {sent} "
-            "order by orders.order_customer, lines.order_id, lines.product_id, lines.sort_timestamp, "
-            "lines.quantity, lines.price, lines.sort_currency nulls last"
+        sent = f"left join ({sent_payloads_sql}) as sent on sent.order_id = orders.export_order_id" if sent_payloads_sql else ""
+        self._con.execute(
+            f"create or replace temp table {ORDERS_TABLE} as select orders.*, "
+            f"{self._part_of('orders.export_customer')} as export_part, "
+            f"{'sent.sent_payload_hash' if sent else 'null'} as export_sent_payload_hash from ({orders}) as orders {sent}"
         )
 
-    def customers_query(self) -> str:
-        """Each distinct customer once: external_id, customer_hash, then CUSTOMER_COLUMNS; by external_id."""
+    def lines_query(self, now_seconds: int, part: int) -> str:
+        """One row per line of one part (LINE_FIELDS), ordered by the order's customer, then by order."""
+        customer = ", ".join(f"{name} := {self._column(name)}" for name in CUSTOMER_COLUMNS)
+        sort_columns = ("product_id", "timestamp", "quantity", "price", "currency")
+        line_order = ", ".join(_quoted(name) for name in sort_columns if name in self.types)
+        return (
+            f"select {self._column('order_id')}, {self._column('product_id')}, "
+            f'"quantity", "price", upper(trim(cast("currency" as varchar))), '
+            f"{event_time_sql('timestamp', self.types['timestamp'])}, "
+            f"{missing_reason_sql(self.types)}, {rule_reason_sql(self.types, now_seconds)}, "
+            f"{', '.join(self._column(name) for name in EVENT_COLUMNS)}, "
+            f'"external_id", {self._customer_hash()}, '
+            # A line whose customer is not the order's (rare) brings its customer data along.
+            f'case when "external_id" <> export_customer then struct_pack({customer}) end, '
+            "export_line_count, export_one_customer, export_sent_payload_hash "
+            f"from {self.relation.sql()} join {ORDERS_TABLE} on export_order_id is not distinct from \"order_id\" "
+            f"where export_part = {part} "
+            # A total order of an order's lines, so the same data always gives the same event text.
+            f"order by export_customer, export_order_id, {line_order} nulls last"
+        )
+
+    def customers_query(self, part: int) -> str:
+        """Each distinct customer of one part once: external_id, customer_hash, then CUSTOMER_COLUMNS."""
         columns = ", ".join(self._column(name) for name in CUSTOMER_COLUMNS)
+        in_part = self._part_of('"external_id"') + f" = {part}"
         return (
             f'select distinct "external_id" as sort_id, {self._customer_hash()} as customer_hash, {columns} '
-            f'from {self.relation.sql()} where "external_id" is not null order by sort_id, customer_hash'
+            f'from {self.relation.sql()} where "external_id" is not null and {in_part} order by sort_id, customer_hash'
         )
 
     def customer_rows(self) -> Iterator[tuple]:
-        """(external_id, customer_hash, *CUSTOMER_COLUMNS) for each distinct customer, by external_id."""
-        return _rows(self._customer_con.execute(self.customers_query()))
+        """((part, external_id), customer_hash, customer) for each distinct customer, part by part, by external_id."""
+        for part in range(self.parts()):
+            for row in _rows(self._customer_con.execute(self.customers_query(part))):
+                yield (part, row[0]), row[1], row[2:]
 
     def orders(
         self,
@@ -145,23 +167,26 @@ class ModelReader:
         """Every order of the model, its lines in a stable order, each with its lines' customers.
 
         A line's customer is `prepare(customer)`. `customers` may bring them prepared ahead, as
-        (external_id, customer_hash, prepared) rows in the order of customer_rows(); `prepare`
-        is then only called for the few lines whose customer comes with the line.
+        (key, customer_hash, prepared) rows in the order of customer_rows(); `prepare` is then
+        only called for the few lines whose customer comes with the line.
         """
         if customers is None:
-            customers = ((row[0], row[1], prepare(row[2:])) for row in self.customer_rows())
+            customers = ((key, customer_hash, prepare(customer)) for key, customer_hash, customer in self.customer_rows())
         merge = _CustomerMerge(self, customers, prepare)
-        result = self._con.execute(self.lines_query(now_seconds, sent_payloads_sql))
-        for lines in _orders_lines(result):
-            first = lines[0]
-            if first[ORDER_ID] is None:
-                # Lines without an order_id cannot be grouped; each is an order of its own (and rejected).
-                for line in lines:
-                    yield Order(None, [line], [merge.of(line)], None)
-            elif first[ONE_CUSTOMER]:
-                yield Order(first[ORDER_ID], lines, [merge.of(first)] * len(lines), first[SENT_PAYLOAD_HASH])
-            else:
-                yield Order(first[ORDER_ID], lines, [merge.of(line) for line in lines], first[SENT_PAYLOAD_HASH])
+        self._create_orders_table(sent_payloads_sql)
+        for part in range(self.parts()):
+            merge.part = part
+            for lines in _orders_lines(self._con.execute(self.lines_query(now_seconds, part))):
+                first = lines[0]
+                if first[ORDER_ID] is None:
+                    # Lines without an order_id cannot be grouped; each is an order of its own (and rejected).
+                    for line in lines:
+                        yield Order(None, [line], [merge.of(line)], None)
+                elif first[ONE_CUSTOMER]:
+                    yield Order(first[ORDER_ID], lines, [merge.of(first)] * len(lines), first[SENT_PAYLOAD_HASH])
+                else:
+                    yield Order(first[ORDER_ID], lines, [merge.of(line) for line in lines], first[SENT_PAYLOAD_HASH])
+        self._con.execute(f"drop table if exists {ORDERS_TABLE}")
 
     def one_customer(self, external_id: object, customer_hash: int) -> Customer | None:
         """A customer looked up on its own: only when the sorted merge missed it (should not happen)."""
@@ -185,7 +210,8 @@ class _CustomerMerge:
         self._rows = customers
         self._prepare = prepare
         self._next = next(self._rows, None)
-        self._external_id: object = None
+        self.part = 0  # the part the lines being merged come from
+        self._key: tuple | None = None
         self._by_hash: dict[int, object] = {}
 
     def of(self, line: tuple) -> object:
@@ -195,18 +221,19 @@ class _CustomerMerge:
         external_id = line[EXTERNAL_ID]
         if external_id is None:
             return None
-        if external_id != self._external_id:
-            self._advance_to(external_id)
+        key = (self.part, external_id)
+        if key != self._key:
+            self._advance_to(key)
         customer = self._by_hash.get(line[CUSTOMER_HASH])
         if customer is None:
             customer = self._prepare(self._reader.one_customer(external_id, line[CUSTOMER_HASH]))
         return customer
 
-    def _advance_to(self, external_id: object) -> None:
-        self._external_id, self._by_hash = external_id, {}
-        while self._next is not None and self._next[0] < external_id:
+    def _advance_to(self, key: tuple) -> None:
+        self._key, self._by_hash = key, {}
+        while self._next is not None and self._next[0] < key:
             self._next = next(self._rows, None)
-        while self._next is not None and self._next[0] == external_id:
+        while self._next is not None and self._next[0] == key:
             self._by_hash[self._next[1]] = self._next[2]
             self._next = next(self._rows, None)
 

@@ -7,6 +7,7 @@ from datetime import datetime
 import duckdb
 from conftest import order_lines
 
+from exporter import model_reader
 from exporter.dbt_artifacts import find_model
 from exporter.model_reader import CUSTOMER_COLUMNS, LINE, ModelReader
 
@@ -72,3 +73,23 @@ def test_a_model_with_only_the_required_columns_and_email(model):
     assert (line[LINE["currency_code"]], line[LINE["product_id"]], line[LINE["missing_reason"]], line[LINE["rule_reason"]]) == (
         "USD", None, None, None
     )
+
+
+def test_read_in_parts_every_line_still_comes_once_and_each_customer_in_one_part(model, monkeypatch):
+    monkeypatch.setattr(model_reader, "LINES_PER_PART", 10)
+    lines = order_lines(60, customers=13)
+    model.write(lines)
+    con = duckdb.connect(str(model.database))
+    try:
+        reader = ModelReader(con, find_model(model.target, "meta_offline_events", True))
+        customer_rows = list(reader.customer_rows())
+        orders = list(reader.orders(NOW_SECONDS, None))
+    finally:
+        con.close()
+
+    assert reader.parts() == 12  # 118 lines
+    assert len({key[1] for key, _, _ in customer_rows}) == len(customer_rows) == 13  # each customer in one part
+    assert sorted(line[LINE["order_id"]] for order in orders for line in order.lines) == sorted(line["order_id"] for line in lines)
+    assert len({order.order_id for order in orders}) == 60
+    for order in orders:
+        assert all(customer[0] == line[LINE["external_id"]] for line, customer in zip(order.lines, order.customers))

@@ -2,10 +2,11 @@
 
 The data flow, one module per step:
     dbt_artifacts  -> where dbt built the model, and whether its last run succeeded
-    model_reader   -> stream the model's rows from DuckDB, one order at a time
+    model_reader   -> stream the model's rows from DuckDB, one order at a time, customer by customer
     validation     -> Meta's rules for a row, with a reason for every rejection
     normalize      -> normalize and SHA-256 hash customer information
-    events         -> one event per order, with a deterministic event_id and payload hash
+    events         -> hash each customer once (in worker processes); one event per order, with a
+                      deterministic event_id and payload hash
     delivery       -> batches of <= 1,000 events, retries, isolating events Meta rejects
     meta_api       -> the HTTP client for the Graph API
     state          -> send log, run history and rejected rows in DuckDB (schema meta_capi)

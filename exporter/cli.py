@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     tuning.add_argument("--max-tries", type=int, default=RetryPolicy.max_tries, help="tries per request for temporary errors and throttling (default: %(default)s)")
     tuning.add_argument("--retry-budget", type=float, default=RetryPolicy.budget_seconds, help="seconds a run may spend waiting to retry (default: %(default)s)")
     tuning.add_argument("--first-retry-wait", type=float, default=RetryPolicy.first_wait, help="first wait before a retry, doubled each time (default: %(default)s)")
-    tuning.add_argument("--workers", type=int, help="processes that build events (default: one per core, up to 4, for models of 100,000+ rows; 0 = none)")
+    tuning.add_argument("--workers", type=int, help="processes that normalize and hash customers (default: one per core, up to 4, for models of 100,000+ rows; 0 = none)")
     tuning.add_argument("--duckdb-memory-limit", default="256MB", help="DuckDB memory limit; larger sorts spill to disk next to the database (default: %(default)s)")
 
     parser.add_argument("-v", "--verbose", action="store_true", help="log every batch")

@@ -74,7 +74,7 @@ class ExportConfig:
     default_phone_region: str = "US"
     report_json: Path | None = None
     duckdb_memory_limit: str | None = None
-    workers: int | None = None  # processes building events; None: one per core for large models
+    workers: int | None = None  # processes hashing customers; None: one per core for large models
     progress: bool = False
 
     def __post_init__(self) -> None:

@@ -279,7 +279,7 @@ class Bench:
     def scan(self) -> None:
         for kind, name, note in (
             ("plain", "limit: DuckDB scan, fetchmany", "select *, 10k rows per fetchmany"),
-            ("ordered", "limit: DuckDB scan ordered by order_id", "the order the exporter reads in"),
+            ("ordered", "limit: DuckDB scan ordered by order_id", "every column, sorted in one piece"),
         ):
             limit = exporter_memory_limit()
             note += f"; DuckDB memory_limit {limit} as the exporter's default" if limit else ""

@@ -20,12 +20,11 @@ from json.encoder import encode_basestring
 from typing import NamedTuple
 
 from exporter.model_reader import CUSTOMER_COLUMNS, EVENT_COLUMNS, LINE, Customer, Order
-from exporter.normalize import hashed_user_data
+from exporter.normalize import DEFAULT_REGION, hashed_user_data
 from exporter.state import Rejection
 from exporter.validation import DEFAULT_ACTION_SOURCE, DEFAULT_EVENT_NAME
 
 
-# NamedTuples rather than dataclasses: results are pickled back from worker processes.
 class BuiltEvent(NamedTuple):
     event_id: str
     order_id: str
@@ -40,18 +39,19 @@ class OrderResult(NamedTuple):
 
 
 UserData = tuple[str, bool]  # a customer's user_data as JSON, and whether it has a usable email or phone
+NO_CUSTOMER: UserData = ("{}", False)  # a line without external_id (rejected for that)
 
 
-def user_data(customer: Customer | None, default_phone_region: str = "US") -> UserData:
+def user_data(customer: Customer | None, default_phone_region: str = DEFAULT_REGION) -> UserData:
     """Normalize, hash and serialize one customer (CUSTOMER_COLUMNS values)."""
     if customer is None:
-        return "{}", False
+        return NO_CUSTOMER
     hashed = hashed_user_data(dict(zip(CUSTOMER_COLUMNS, customer)), default_phone_region)
     return _json(hashed), "em" in hashed or "ph" in hashed
 
 
 class EventBuilder:
-    def __init__(self, default_phone_region: str = "US") -> None:
+    def __init__(self, default_phone_region: str = DEFAULT_REGION) -> None:
         # For the few customers that come with a line rather than from hashed_customers().
         self.user_data_for: Callable[[Customer], UserData] = lru_cache(maxsize=1024)(
             partial(user_data, default_phone_region=default_phone_region)
@@ -73,9 +73,6 @@ class EventBuilder:
             reasons = [problem or "order_has_rejected_line" for problem in problems]
             return OrderResult(None, [_rejection(line, reason) for line, reason in zip(lines, reasons)])
         return OrderResult(_event(order.order_id, lines, customers[0][0]), [])
-
-
-NO_CUSTOMER: UserData = ("{}", False)
 
 
 ORDER_ID, PRODUCT_ID, QUANTITY, PRICE, CURRENCY, EVENT_TIME, MISSING_REASON, RULE_REASON = (
@@ -143,6 +140,9 @@ def _rejection(line: tuple, reason: str) -> Rejection:
 # Below this many lines, starting worker processes costs more than it saves.
 PARALLEL_FROM_ROWS = 100_000
 CUSTOMERS_PER_TASK = 1_000
+# Enough hashing queued that workers keep going while this process sorts a part or sends; each
+# chunk's results are ~1 MB.
+CHUNKS_IN_FLIGHT_PER_WORKER = 8
 
 
 def default_workers(rows: int) -> int:
@@ -154,8 +154,8 @@ def hashed_customers(rows: Iterator[tuple], default_phone_region: str, workers: 
 
     Normalizing and hashing is CPU-bound Python (phone numbers above all), so with workers,
     chunks of customers are hashed in that many processes while this one reads the lines and
-    sends. Only customers cross between processes, each once; at most two chunks per worker
-    are in flight, so memory stays flat.
+    sends. Only customers cross between processes, each once; a bounded number of chunks is
+    in flight, so memory stays flat.
     """
     if workers <= 0:
         for row in rows:
@@ -166,7 +166,7 @@ def hashed_customers(rows: Iterator[tuple], default_phone_region: str, workers: 
     in_flight: deque[tuple[list[tuple], Future]] = deque()
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         while True:
-            while len(in_flight) < 2 * workers and (chunk := list(islice(rows, CUSTOMERS_PER_TASK))):
+            while len(in_flight) < CHUNKS_IN_FLIGHT_PER_WORKER * workers and (chunk := list(islice(rows, CUSTOMERS_PER_TASK))):
                 task = pool.submit(_hash_chunk, [row[2] for row in chunk], default_phone_region)
                 in_flight.append((chunk, task))
             if not in_flight:

@@ -232,7 +232,9 @@ class _MetaSink:
 
     def submit(self, events: list[BuiltEvent]) -> None:
         self._collect(timeout=0)  # record what finished meanwhile, so a crash resends as little as possible
-        while len(self.in_flight) >= self.concurrency:
+        # Up to `concurrency` batches are being posted and as many more wait, built, for a free
+        # connection: reading and building go on during the network waits instead of stalling.
+        while len(self.in_flight) >= 2 * self.concurrency:
             self._collect(return_when=FIRST_COMPLETED)
         self.in_flight.add(self.pool.submit(self.deliverer.deliver, events))
 

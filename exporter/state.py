@@ -93,8 +93,8 @@ def connect(path, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
         con.execute(f"set memory_limit = '{memory_limit}'")
     # Every read has its own ORDER BY; not keeping insertion order lets DuckDB stream with less memory.
     con.execute("set preserve_insertion_order = false")
-    # The export is bound by Python, not DuckDB. One DuckDB thread keeps the out-of-core sort of
-    # the model within the memory limit: with two, 10M lines ran out of 256MB (measured).
+    # The export is bound by Python, not DuckDB, and the other core hashes customers. One DuckDB
+    # thread also keeps its memory low: with two, sorting 10M lines ran out of 256MB (measured).
     con.execute("set threads = 1")
     return con
 

@@ -35,6 +35,9 @@ def scan(database: str, relation: str, order: str, memory_limit: str | None) -> 
     con = duckdb.connect(database, read_only=True)
     if memory_limit:
         con.execute(f"set memory_limit = '{memory_limit}'")
+    # The exporter's session settings (exporter/state.py:connect), so the limit is comparable.
+    con.execute("set threads = 1")
+    con.execute("set preserve_insertion_order = false")
     if order == "ordered":
         query = f"select * from {relation} order by order_id, product_id"
     else:

@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     tuning.add_argument("--retry-budget", type=float, default=RetryPolicy.budget_seconds, help="seconds a run may spend waiting to retry (default: %(default)s)")
     tuning.add_argument("--first-retry-wait", type=float, default=RetryPolicy.first_wait, help="first wait before a retry, doubled each time (default: %(default)s)")
     tuning.add_argument("--workers", type=int, help="processes that normalize and hash customers (default: one per core, up to 4, for models of 100,000+ rows; 0 = none)")
-    tuning.add_argument("--duckdb-memory-limit", default="128MB", help="DuckDB memory limit; beyond it DuckDB spills to disk next to the database (default: %(default)s)")
+    tuning.add_argument("--duckdb-memory-limit", default="256MB", help="DuckDB memory limit; beyond it DuckDB spills to disk next to the database (default: %(default)s)")
 
     parser.add_argument("-v", "--verbose", action="store_true", help="log every batch")
     parser.add_argument("-q", "--quiet", action="store_true", help="log errors only; no summary")

@@ -40,7 +40,7 @@ LINE = {name: position for position, name in enumerate(LINE_FIELDS)}
 MODEL_COLUMNS = (*REQUIRED_VALUES, *CUSTOMER_COLUMNS, *EVENT_COLUMNS, "product_id")
 CHUNK_ROWS = 10_000
 # The model is read in parts of about this many lines, each part's customers then its lines, each
-# sorted on its own. A part's sort fits in DuckDB's default memory limit (128MB), so memory stays
+# sorted on its own. A part's sort fits in DuckDB's default memory limit (256MB), so memory stays
 # flat however large the model is, and the first events go out after one part is sorted, not the
 # whole model. Each part costs a scan of the model, so parts are not smaller (measured at 10M
 # lines: parts of 250k took 2.4 s more per part than they saved).

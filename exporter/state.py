@@ -141,9 +141,7 @@ class StateStore:
 
     def for_another_thread(self) -> StateStore:
         """The same state on a cursor of its own: a DuckDB cursor must not be shared between threads."""
-        other = object.__new__(StateStore)
-        other.__dict__.update(self.__dict__, _con=self._con.cursor())
-        return other
+        return StateStore(self._con, self.dataset_id, self.run_id, self.is_test)
 
     def record_rejections(self, rejections: list[Rejection], rejected_at: datetime) -> None:
         if not rejections:

@@ -1,7 +1,9 @@
 """One Meta event per order: lines grouped into custom_data.contents, customer data hashed.
 
-An event is serialized once, here; its payload hash (what the send log compares on the next run)
-and the request body are both made from that same text.
+Each distinct customer is normalized, hashed and serialized once (hashed_customers, in worker
+processes for large models: it is the largest CPU cost of an export). An event is serialized
+once, here; its payload hash (what the send log compares on the next run) and the request body
+are both made from that same text.
 """
 
 from __future__ import annotations

@@ -18,13 +18,14 @@ it (from the send log), from a temp table of one row per order built once per ru
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import cached_property
 from typing import NamedTuple
 
 import duckdb
 
 from exporter.config import ConfigError
 from exporter.dbt_artifacts import ModelRelation
-from exporter.validation import REQUIRED_VALUES, event_time_sql, missing_reason_sql, rule_reason_sql
+from exporter.validation import REQUIRED_VALUES, event_time_sql, missing_reason_sql, quoted, rule_reason_sql
 
 CONTACT_COLUMNS = ("email", "phone")  # at least one of them
 CUSTOMER_COLUMNS = (
@@ -66,7 +67,6 @@ class ModelReader:
             cursor.execute("set TimeZone = 'UTC'")
         self.relation = relation
         self.types = self._check_columns()
-        self._parts: int | None = None
 
     def _check_columns(self) -> dict[str, str]:
         try:
@@ -87,20 +87,19 @@ class ModelReader:
             )
         return {name: present[name] for name in MODEL_COLUMNS if name in present}
 
-    def count_rows(self) -> int:
+    @cached_property
+    def rows_in_model(self) -> int:
         return self._con.execute(f"select count(*) from {self.relation.sql()}").fetchone()[0]
 
     def _column(self, name: str) -> str:
-        return _quoted(name) if name in self.types else "null"
+        return quoted(name) if name in self.types else "null"
 
     def _customer_hash(self) -> str:
         return f"hash({', '.join(self._column(name) for name in CUSTOMER_COLUMNS)})"
 
     def parts(self) -> int:
         """How many parts the model is read in, each sorted on its own (see LINES_PER_PART)."""
-        if self._parts is None:
-            self._parts = max(1, -(-self.count_rows() // LINES_PER_PART))
-        return self._parts
+        return max(1, -(-self.rows_in_model // LINES_PER_PART))
 
     def _part_of(self, external_id: str) -> str:
         # By customer, so that each customer is in one part only, and hashed once.
@@ -128,7 +127,7 @@ class ModelReader:
         """One row per line of one part (LINE_FIELDS), ordered by the order's customer, then by order."""
         customer = ", ".join(f"{name} := {self._column(name)}" for name in CUSTOMER_COLUMNS)
         sort_columns = ("product_id", "timestamp", "quantity", "price", "currency")
-        line_order = ", ".join(_quoted(name) for name in sort_columns if name in self.types)
+        line_order = ", ".join(quoted(name) for name in sort_columns if name in self.types)
         return (
             f"select {self._column('order_id')}, {self._column('product_id')}, "
             f'"quantity", "price", upper(trim(cast("currency" as varchar))), '
@@ -239,10 +238,6 @@ class _CustomerMerge:
         while self._next is not None and self._next[0] == key:
             self._by_hash[self._next[1]] = self._next[2]
             self._next = next(self._rows, None)
-
-
-def _quoted(column: str) -> str:
-    return f'"{column}"'
 
 
 def _orders_lines(result: duckdb.DuckDBPyConnection) -> Iterator[list[tuple]]:

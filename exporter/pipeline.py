@@ -71,7 +71,7 @@ class _Export:
     def run(self) -> None:
         config, report = self.config, self.report
         clock_start = time.monotonic()
-        report.rows_in_model = self.reader.count_rows()
+        report.rows_in_model = self.reader.rows_in_model
         sink = _DryRunSink(self, config) if config.dry_run else _MetaSink(self, config)
         progress = _Progress(report) if config.progress and sys.stderr.isatty() else None
         sent_payloads = None if config.resend else self.state.sent_payloads_query()

@@ -50,7 +50,8 @@ REASONS = {
 }
 
 
-def _quoted(column: str) -> str:
+def quoted(column: str) -> str:
+    """A column name as a DuckDB identifier."""
     return f'"{column}"'
 
 
@@ -63,7 +64,7 @@ def event_time_sql(column: str, duckdb_type: str) -> str:
 
     Needs the session TimeZone set to UTC, so that ISO strings without an offset are UTC.
     """
-    value, kind = _quoted(column), duckdb_type.upper()
+    value, kind = quoted(column), duckdb_type.upper()
     if kind.startswith("TIMESTAMP") or kind == "DATE":
         return f"cast(floor(epoch(cast({value} as timestamptz))) as bigint)"
     if kind in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"):
@@ -83,14 +84,14 @@ def _with_default(column: str, default: str, types: dict[str, str]) -> str:
     """The column's value, or the default where the column is absent, NULL or empty."""
     if column not in types:
         return f"'{default}'"
-    return f"coalesce(nullif(cast({_quoted(column)} as varchar), ''), '{default}')"
+    return f"coalesce(nullif(cast({quoted(column)} as varchar), ''), '{default}')"
 
 
 def missing_reason_sql(types: dict[str, str]) -> str:
     """The first required value that is NULL or blank, as `missing_<column>`."""
     branches = []
     for column in REQUIRED_VALUES:
-        value = _quoted(column)
+        value = quoted(column)
         empty = f"{value} is null" + (f" or trim({value}) = ''" if types[column].upper() == "VARCHAR" else "")
         branches.append(f"when {empty} then 'missing_{column}'")
     return f"case {' '.join(branches)} end"
@@ -114,6 +115,6 @@ def rule_reason_sql(types: dict[str, str], now_seconds: int) -> str:
         (f"{event_time} <= case when {action_source} = 'physical_store' then {oldest_store} else {oldest} end", "timestamp_too_old"),
     ]
     for column in ("client_user_agent", "event_id", "event_source_url"):
-        present = f"coalesce(cast({_quoted(column)} as varchar), '') <> ''" if column in types else "false"
+        present = f"coalesce(cast({quoted(column)} as varchar), '') <> ''" if column in types else "false"
         branches.append((f"{action_source} = 'website' and not ({present})", f"website_missing_{column}"))
     return "case " + " ".join(f"when {condition} then '{reason}'" for condition, reason in branches) + " end"

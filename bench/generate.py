@@ -37,36 +37,133 @@ COUNTRIES = [
 # (city, state as customers write it, postal prefix) per country.
 LOCATIONS = {
     "US": [
-        ("San Francisco", "CA", "941"), ("Seattle", "Washington", "981"), ("New York", "NY", "100"),
-        ("Chicago", "Illinois", "606"), ("Austin", "TX", "787"), ("Boston", "MA", "021"),
-        ("Los Angeles", "California", "900"), ("St. Louis", "MO", "631"),
-        ("Winston-Salem", "North Carolina", "271"), ("Miami", "fl", "331"), ("Portland", "OR", "972"),
-        ("Denver", "Colorado", "802"), ("Coeur d'Alene", "ID", "838"), ("Salt Lake City", "Utah", "841"),
+        ("San Francisco", "CA", "941"),
+        ("Seattle", "Washington", "981"),
+        ("New York", "NY", "100"),
+        ("Chicago", "Illinois", "606"),
+        ("Austin", "TX", "787"),
+        ("Boston", "MA", "021"),
+        ("Los Angeles", "California", "900"),
+        ("St. Louis", "MO", "631"),
+        ("Winston-Salem", "North Carolina", "271"),
+        ("Miami", "fl", "331"),
+        ("Portland", "OR", "972"),
+        ("Denver", "Colorado", "802"),
+        ("Coeur d'Alene", "ID", "838"),
+        ("Salt Lake City", "Utah", "841"),
     ],
-    "GB": [("London", "England", "SW1A"), ("London", None, "EC1A"), ("Manchester", "England", "M1"),
-           ("Edinburgh", "Scotland", "EH1"), ("Stoke-on-Trent", None, "ST4"), ("Cardiff", "Wales", "CF10")],
-    "CA": [("Toronto", "ON", "M5V"), ("Montréal", "Québec", "H2X"), ("Vancouver", "BC", "V6B"),
-           ("Calgary", "Alberta", "T2P")],
-    "DE": [("München", "Bayern", "80"), ("Berlin", "Berlin", "10"), ("Köln", "NRW", "50"),
-           ("Frankfurt am Main", "Hessen", "60")],
-    "FR": [("Paris", "Île-de-France", "75"), ("Lyon", "Auvergne-Rhône-Alpes", "69"),
-           ("Saint-Étienne", None, "42"), ("Aix-en-Provence", "PACA", "13")],
+    "GB": [
+        ("London", "England", "SW1A"),
+        ("London", None, "EC1A"),
+        ("Manchester", "England", "M1"),
+        ("Edinburgh", "Scotland", "EH1"),
+        ("Stoke-on-Trent", None, "ST4"),
+        ("Cardiff", "Wales", "CF10"),
+    ],
+    "CA": [
+        ("Toronto", "ON", "M5V"),
+        ("Montréal", "Québec", "H2X"),
+        ("Vancouver", "BC", "V6B"),
+        ("Calgary", "Alberta", "T2P"),
+    ],
+    "DE": [
+        ("München", "Bayern", "80"),
+        ("Berlin", "Berlin", "10"),
+        ("Köln", "NRW", "50"),
+        ("Frankfurt am Main", "Hessen", "60"),
+    ],
+    "FR": [
+        ("Paris", "Île-de-France", "75"),
+        ("Lyon", "Auvergne-Rhône-Alpes", "69"),
+        ("Saint-Étienne", None, "42"),
+        ("Aix-en-Provence", "PACA", "13"),
+    ],
     "AU": [("Sydney", "NSW", "2000"), ("Melbourne", "VIC", "3000"), ("Brisbane", "Queensland", "4000")],
     "MX": [("Ciudad de México", "CDMX", "06"), ("Guadalajara", "Jalisco", "44"), ("Monterrey", "NL", "64")],
     "BR": [("São Paulo", "SP", "01310"), ("Rio de Janeiro", "RJ", "20040"), ("Belo Horizonte", "MG", "30130")],
 }
 
 GIVEN_NAMES = [
-    "James", "Mary", "John", "Patricia", "Robert", "Jennifer", "Michael", "Linda", "David", "Elizabeth",
-    "Zoë", "José", "François", "Anne-Marie", "Jürgen", "Søren", "Chloé", "Mohammed", "Aisha", "Hiroshi",
-    "Mei", "Olga", "Siobhán", "Björn", "Renée", "Nguyen", "Priya", "Lucía", "Ève", "D'Arcy",
-    "Emily", "Oliver", "Amelia", "Noah", "Sophia", "Liam", "Isabella", "Lucas", "Mia", "Ethan",
+    "James",
+    "Mary",
+    "John",
+    "Patricia",
+    "Robert",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "David",
+    "Elizabeth",
+    "Zoë",
+    "José",
+    "François",
+    "Anne-Marie",
+    "Jürgen",
+    "Søren",
+    "Chloé",
+    "Mohammed",
+    "Aisha",
+    "Hiroshi",
+    "Mei",
+    "Olga",
+    "Siobhán",
+    "Björn",
+    "Renée",
+    "Nguyen",
+    "Priya",
+    "Lucía",
+    "Ève",
+    "D'Arcy",
+    "Emily",
+    "Oliver",
+    "Amelia",
+    "Noah",
+    "Sophia",
+    "Liam",
+    "Isabella",
+    "Lucas",
+    "Mia",
+    "Ethan",
 ]
 SURNAMES = [
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "García", "Miller", "Davis", "Rodríguez", "Martínez",
-    "O'Brien", "Smith-Jones", "Müller", "Nguyen", "Dubois", "Rossi", "Kowalski", "Wang", "MacDonald",
-    "van der Berg", "Silva", "Tanaka", "Schäfer", "Lefèvre", "Ó Súilleabháin", "St. John", "Kim", "Patel",
-    "Hernández", "López", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin", "Lee",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "García",
+    "Miller",
+    "Davis",
+    "Rodríguez",
+    "Martínez",
+    "O'Brien",
+    "Smith-Jones",
+    "Müller",
+    "Nguyen",
+    "Dubois",
+    "Rossi",
+    "Kowalski",
+    "Wang",
+    "MacDonald",
+    "van der Berg",
+    "Silva",
+    "Tanaka",
+    "Schäfer",
+    "Lefèvre",
+    "Ó Súilleabháin",
+    "St. John",
+    "Kim",
+    "Patel",
+    "Hernández",
+    "López",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
 ]
 EMAIL_DOMAINS = {
     "US": ["gmail.com", "yahoo.com", "hotmail.com", "outlook.com", "icloud.com", "aol.com", "comcast.net"],
@@ -119,8 +216,7 @@ def customers_sql(schema: str, customers: int) -> str:
         f"({_lit(code)}, {_lit(alpha3)}, {_lit(name)})" for code, alpha3, name, _, _ in COUNTRIES
     )
     location = {
-        code: _pick([f"{c}|{s or ''}|{p}" for c, s, p in places], "r_loc")
-        for code, places in LOCATIONS.items()
+        code: _pick([f"{c}|{s or ''}|{p}" for c, s, p in places], "r_loc") for code, places in LOCATIONS.items()
     }
     domain = {code: _pick(domains, "r_dom") for code, domains in EMAIL_DOMAINS.items()}
     # National significant numbers (what follows the country calling code), and the calling code.
@@ -149,34 +245,73 @@ def customers_sql(schema: str, customers: int) -> str:
         "'+1-' || n[1:3] || '-' || n[4:6] || '-' || n[7:]",
     ]
     intl_formats = {
-        "GB": ["'0' || n[1:4] || ' ' || n[5:]", "'+44 ' || n[1:4] || ' ' || n[5:]", "'+44' || n", "'0044 ' || n", "'0' || n"],
-        "DE": ["'0' || n[1:3] || ' ' || n[4:]", "'+49 ' || n[1:3] || ' ' || n[4:]", "'+49 (0)' || n[1:3] || ' ' || n[4:]", "'0049' || n"],
-        "FR": ["'0' || n[1:1] || ' ' || n[2:3] || ' ' || n[4:5] || ' ' || n[6:7] || ' ' || n[8:9]",
-               "'+33 ' || n[1:1] || ' ' || n[2:3] || ' ' || n[4:5] || ' ' || n[6:7] || ' ' || n[8:9]", "'0' || n", "'+33' || n"],
-        "AU": ["'0' || n[1:3] || ' ' || n[4:6] || ' ' || n[7:]", "'+61 ' || n[1:3] || ' ' || n[4:6] || ' ' || n[7:]", "'0' || n"],
-        "MX": ["'+52 ' || n[1:2] || ' ' || n[3:6] || ' ' || n[7:]", "n[1:2] || ' ' || n[3:6] || ' ' || n[7:]", "'+52' || n"],
-        "BR": ["'+55 ' || n[1:2] || ' ' || n[3:7] || '-' || n[8:]", "'(' || n[1:2] || ') ' || n[3:7] || '-' || n[8:]", "'+55' || n"],
+        "GB": [
+            "'0' || n[1:4] || ' ' || n[5:]",
+            "'+44 ' || n[1:4] || ' ' || n[5:]",
+            "'+44' || n",
+            "'0044 ' || n",
+            "'0' || n",
+        ],
+        "DE": [
+            "'0' || n[1:3] || ' ' || n[4:]",
+            "'+49 ' || n[1:3] || ' ' || n[4:]",
+            "'+49 (0)' || n[1:3] || ' ' || n[4:]",
+            "'0049' || n",
+        ],
+        "FR": [
+            "'0' || n[1:1] || ' ' || n[2:3] || ' ' || n[4:5] || ' ' || n[6:7] || ' ' || n[8:9]",
+            "'+33 ' || n[1:1] || ' ' || n[2:3] || ' ' || n[4:5] || ' ' || n[6:7] || ' ' || n[8:9]",
+            "'0' || n",
+            "'+33' || n",
+        ],
+        "AU": [
+            "'0' || n[1:3] || ' ' || n[4:6] || ' ' || n[7:]",
+            "'+61 ' || n[1:3] || ' ' || n[4:6] || ' ' || n[7:]",
+            "'0' || n",
+        ],
+        "MX": [
+            "'+52 ' || n[1:2] || ' ' || n[3:6] || ' ' || n[7:]",
+            "n[1:2] || ' ' || n[3:6] || ' ' || n[7:]",
+            "'+52' || n",
+        ],
+        "BR": [
+            "'+55 ' || n[1:2] || ' ' || n[3:7] || '-' || n[8:]",
+            "'(' || n[1:2] || ') ' || n[3:7] || '-' || n[8:]",
+            "'+55' || n",
+        ],
     }
     phone_formats = {"US": us_formats, "CA": us_formats, **intl_formats}
 
     def formats_case(formats: list[str]) -> str:
-        return "case r_phf % " + str(len(formats)) + " " + " ".join(
-            f"when {i} then {sql}" for i, sql in enumerate(formats)
-        ) + " end"
+        return (
+            "case r_phf % "
+            + str(len(formats))
+            + " "
+            + " ".join(f"when {i} then {sql}" for i, sql in enumerate(formats))
+            + " end"
+        )
 
-    phone_formatted = "case cc " + " ".join(
-        f"when '{code}' then {formats_case(formats)}" for code, formats in phone_formats.items()
-    ) + " end"
-    postal = _by_country({
-        "US": "loc_postal || " + _digits("r_zip", 2) + " || case when r_zip % 5 = 0 then '-' || " + _digits("r_zip4", 4) + " else '' end",
-        "GB": "loc_postal || ' ' || (1 + r_zip % 9)::varchar || chr(65 + (r_zip4 % 26)::int) || chr(65 + ((r_zip4 // 26) % 26)::int)",
-        "CA": "loc_postal || ' ' || (r_zip % 10)::varchar || chr(65 + (r_zip4 % 26)::int) || ((r_zip4 // 26) % 10)::varchar",
-        "DE": "loc_postal || " + _digits("r_zip", 3),
-        "FR": "loc_postal || " + _digits("r_zip", 3),
-        "AU": "loc_postal",
-        "MX": "loc_postal || " + _digits("r_zip", 3),
-        "BR": "loc_postal || '-' || " + _digits("r_zip", 3),
-    })
+    phone_formatted = (
+        "case cc "
+        + " ".join(f"when '{code}' then {formats_case(formats)}" for code, formats in phone_formats.items())
+        + " end"
+    )
+    postal = _by_country(
+        {
+            "US": "loc_postal || "
+            + _digits("r_zip", 2)
+            + " || case when r_zip % 5 = 0 then '-' || "
+            + _digits("r_zip4", 4)
+            + " else '' end",
+            "GB": "loc_postal || ' ' || (1 + r_zip % 9)::varchar || chr(65 + (r_zip4 % 26)::int) || chr(65 + ((r_zip4 // 26) % 26)::int)",
+            "CA": "loc_postal || ' ' || (r_zip % 10)::varchar || chr(65 + (r_zip4 % 26)::int) || ((r_zip4 // 26) % 10)::varchar",
+            "DE": "loc_postal || " + _digits("r_zip", 3),
+            "FR": "loc_postal || " + _digits("r_zip", 3),
+            "AU": "loc_postal",
+            "MX": "loc_postal || " + _digits("r_zip", 3),
+            "BR": "loc_postal || '-' || " + _digits("r_zip", 3),
+        }
+    )
     return f"""
 create or replace table {schema}.customer_360 as
 with
@@ -184,7 +319,7 @@ countries (cc, alpha3, country_name) as (values {countries_values}),
 rolls as (
     select
         c,
-        {_country_case('hash(c, 1) % 100')} as cc,
+        {_country_case("hash(c, 1) % 100")} as cc,
         hash(c, 2) as r_given, hash(c, 3) as r_sur, hash(c, 4) as r_loc, hash(c, 5) as r_dom,
         hash(c, 6) % 1000 as r_email, hash(c, 7) % 1000 as r_phone,
         hash(c, 8) as r_ph1, hash(c, 9) as r_ph2, hash(c, 10) as r_ph3, hash(c, 11) as r_phf,
@@ -196,8 +331,8 @@ rolls as (
 named as (
     select
         rolls.*,
-        {_pick(GIVEN_NAMES, 'r_given')} as given,
-        {_pick(SURNAMES, 'r_sur')} as sur,
+        {_pick(GIVEN_NAMES, "r_given")} as given,
+        {_pick(SURNAMES, "r_sur")} as sur,
         {_by_country(location)} as loc,
         {_by_country(domain)} as domain,
         {_by_country(nsn)} as n
@@ -230,13 +365,13 @@ final as (
         end as email,
         case
             when r_phone < 150 then null
-            when r_phone < 160 then {_pick(['12345', 'n/a', '000-000-0000', '555-1212', '+1 999'], 'r_phf')}
+            when r_phone < 160 then {_pick(["12345", "n/a", "000-000-0000", "555-1212", "+1 999"], "r_phf")}
             else {phone_formatted}
         end as phone,
         case when r_name_case < 4 then upper(given) when r_name_case < 6 then ' ' || given || ' ' else given end as given_name,
         case when r_name_case between 50 and 52 then upper(sur) else sur end as surname,
         case when r_bd < 40 then null else date '1945-01-01' + (r_bd * 7919 + r_given % 20000)::int % 21000 end as birthdate,
-        {_pick(['F', 'M', 'female', 'Male', 'f', 'm', 'F', 'M', 'FEMALE', 'male'], 'r_gender')} as gender_pick,
+        {_pick(["F", "M", "female", "Male", "f", "m", "F", "M", "FEMALE", "male"], "r_gender")} as gender_pick,
         r_gender,
         case when r_loc_null < 8 then null else loc_city end as city,
         case when r_loc_null < 10 then null else loc_state end as state,
@@ -268,9 +403,7 @@ from final
 
 def transactions_sql(schema: str, lines: int, customers: int, as_of: datetime) -> str:
     orders = lines // 3 + 1000  # 3 lines per order on average; the cumulative sum cuts at exactly `lines`
-    currency = "case " + " ".join(
-        f"when cust_cc = '{code}' then '{cur}'" for code, _, _, cur, _ in COUNTRIES
-    ) + " end"
+    currency = "case " + " ".join(f"when cust_cc = '{code}' then '{cur}'" for code, _, _, cur, _ in COUNTRIES) + " end"
     window_seconds = 6 * 86400 - 120
     return f"""
 create or replace table {schema}.unified_itemized_transactions as
@@ -299,7 +432,7 @@ order_lines as (
 rolled as (
     select
         order_lines.*,
-        {_country_case('hash(customer, 1) % 100')} as cust_cc,
+        {_country_case("hash(customer, 1) % 100")} as cust_cc,
         md5('amperity-' || customer::varchar) as id_hex,
         hash(line_no, 201) % 40000 as product,
         hash(line_no, 202) % 100 as r_qty,

@@ -64,7 +64,7 @@ def sample_event_jsons(database: str, relation: str, count: int) -> list[str]:
         f"(select distinct order_id from {relation} order by order_id limit {count}) order by order_id, product_id"
     )
     names = [column[0] for column in rows.description]
-    lines = [dict(zip(names, row)) for row in rows.fetchall()]
+    lines = [dict(zip(names, row, strict=True)) for row in rows.fetchall()]
     con.close()
     keys = {"em": "email", "ph": "phone", "fn": "given_name", "ln": "surname", "db": "birthdate", "ge": "gender",
             "ct": "city", "st": "state", "zp": "postal", "country": "country", "external_id": "external_id"}  # fmt: skip
@@ -77,11 +77,14 @@ def sample_event_jsons(database: str, relation: str, count: int) -> list[str]:
             "action_source": "physical_store",
             "custom_data": {
                 "content_type": "product",
-                "contents": [{"id": l["product_id"], "item_price": float(l["price"]), "quantity": l["quantity"]} for l in group],
+                "contents": [
+                    {"id": line["product_id"], "item_price": float(line["price"]), "quantity": line["quantity"]}
+                    for line in group
+                ],
                 "currency": first["currency"],
-                "num_items": sum(l["quantity"] for l in group),
+                "num_items": sum(line["quantity"] for line in group),
                 "order_id": order_id,
-                "value": round(sum(float(l["price"]) * l["quantity"] for l in group), 2),
+                "value": round(sum(float(line["price"]) * line["quantity"] for line in group), 2),
             },
             "event_id": order_id,
             "event_name": "Purchase",

@@ -12,7 +12,7 @@ import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -168,7 +168,7 @@ class Bench:
             shutil.rmtree(folder, ignore_errors=True)
         self.logs.mkdir()
         (self.data / "results").mkdir()
-        self.as_of = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+        self.as_of = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
         self.facts["as_of"] = self.as_of.isoformat(sep=" ")
 
     def generate(self) -> None:
@@ -204,18 +204,34 @@ class Bench:
         nodes = {r["unique_id"].split(".")[-1]: r for r in run_results["results"]}
         model_node = nodes["meta_offline_events"]
         node_seconds = sum(
-            timing["completed_at"] and _seconds(timing) for timing in model_node["timing"] if timing["name"] == "execute"
+            timing["completed_at"] and _seconds(timing)
+            for timing in model_node["timing"]
+            if timing["name"] == "execute"
         )
         con = duckdb.connect(str(self.database), read_only=True)
         rows, orders = con.execute(f"select count(*), count(distinct order_id) from {MODEL}").fetchone()
         con.close()
         self.facts.update(model_rows=rows, model_orders=orders)
-        self.rows.append(Row("dbt run (whole command)", rows, "rows", result.wall_seconds, result.peak_rss_mb, result.cpu_seconds,
-                             "dbt start-up, parse (warm cache), all 6 models", background_cores=result.background_cores, processes=result.tree_max_processes))
-        self.rows.append(Row("dbt run (models only)", rows, "rows", models_seconds, None, None,
-                             "run_results.json elapsed_time"))
+        self.rows.append(
+            Row(
+                "dbt run (whole command)",
+                rows,
+                "rows",
+                result.wall_seconds,
+                result.peak_rss_mb,
+                result.cpu_seconds,
+                "dbt start-up, parse (warm cache), all 6 models",
+                background_cores=result.background_cores,
+                processes=result.tree_max_processes,
+            )
+        )
+        self.rows.append(
+            Row("dbt run (models only)", rows, "rows", models_seconds, None, None, "run_results.json elapsed_time")
+        )
         self.facts["dbt_mart_execute_seconds"] = round(node_seconds, 3)
-        self.say(f"  {rows:,} model rows, {orders:,} orders; dbt {result.wall_seconds:.1f}s (models {models_seconds:.1f}s)")
+        self.say(
+            f"  {rows:,} model rows, {orders:,} orders; dbt {result.wall_seconds:.1f}s (models {models_seconds:.1f}s)"
+        )
 
     def hand_query(self) -> None:
         con = duckdb.connect(str(self.database))
@@ -238,9 +254,18 @@ class Bench:
             con.close()
         same = differ == (0, 0)
         self.facts["hand_query_matches_model"] = same
-        self.rows.append(Row("hand-written DuckDB query", rows, "rows", seconds, None, None,
-                             "one create table as; same rows as the model" if same else f"DIFFERS from the model: {differ}",
-                             background_cores=max(0.0, others) / seconds))
+        self.rows.append(
+            Row(
+                "hand-written DuckDB query",
+                rows,
+                "rows",
+                seconds,
+                None,
+                None,
+                "one create table as; same rows as the model" if same else f"DIFFERS from the model: {differ}",
+                background_cores=max(0.0, others) / seconds,
+            )
+        )
         self.say(f"  hand-written query {seconds:.1f}s, same rows as the model: {same}")
 
     def make_subsets(self) -> None:
@@ -262,15 +287,23 @@ class Bench:
                     f"select order_id from bench.{MODEL} order by order_id, product_id limit 1 offset {lines - 1}"
                 ).fetchone()[0]
                 con.execute(
-                    f"create table main.meta_offline_events as select * from bench.{MODEL} where order_id <= ?", [cutoff]
+                    f"create table main.meta_offline_events as select * from bench.{MODEL} where order_id <= ?",
+                    [cutoff],
                 )
-            rows, orders = con.execute("select count(*), count(distinct order_id) from main.meta_offline_events").fetchone()
+            rows, orders = con.execute(
+                "select count(*), count(distinct order_id) from main.meta_offline_events"
+            ).fetchone()
             con.execute("detach bench")
         finally:
             con.close()
         if target:
             target.mkdir()
-            node = {"resource_type": "model", "name": "meta_offline_events", "schema": "main", "alias": "meta_offline_events"}
+            node = {
+                "resource_type": "model",
+                "name": "meta_offline_events",
+                "schema": "main",
+                "alias": "meta_offline_events",
+            }
             (target / "manifest.json").write_text(
                 json.dumps({"nodes": {"model.offline_conversions.meta_offline_events": node}})
             )
@@ -286,11 +319,38 @@ class Bench:
             self.say(f"limit: reading the model ({kind} scan)")
             out = self.data / "results" / f"scan-{kind}.json"
             memory = ["--memory-limit", limit] if limit else []
-            result = self.measured(f"scan-{kind}", [self.python, "-m", "bench.limits", "scan", "--order", kind, *memory,
-                                                    "--database", str(self.database), "--relation", MODEL, "--out", str(out)])
+            result = self.measured(
+                f"scan-{kind}",
+                [
+                    self.python,
+                    "-m",
+                    "bench.limits",
+                    "scan",
+                    "--order",
+                    kind,
+                    *memory,
+                    "--database",
+                    str(self.database),
+                    "--relation",
+                    MODEL,
+                    "--out",
+                    str(out),
+                ],
+            )
             scanned = json.loads(out.read_text())
-            self.rows.append(Row(name, scanned["rows"], "rows", scanned["seconds"], result.peak_rss_mb, None,
-                                 note + "; query and fetch loop only", background_cores=result.background_cores, processes=result.tree_max_processes))
+            self.rows.append(
+                Row(
+                    name,
+                    scanned["rows"],
+                    "rows",
+                    scanned["seconds"],
+                    result.peak_rss_mb,
+                    None,
+                    note + "; query and fetch loop only",
+                    background_cores=result.background_cores,
+                    processes=result.tree_max_processes,
+                )
+            )
 
     def http_limit(self) -> None:
         events = self.facts["model_orders"]
@@ -305,10 +365,23 @@ class Bench:
         delta = self.sink_delta(before)
         posted = json.loads(out.read_text())
         self.check_sink(delta, posted["events"], "http limit")
-        self.rows.append(Row("limit: HTTP path, pre-built bodies", posted["events"], "events", posted["seconds"],
-                             result.peak_rss_mb, None, f"{posted['requests']} requests; posting loop only",
-                             {"bytes_per_event": round(delta.bytes / max(1, delta.events)), "sink_cpu_seconds": round(delta.cpu_seconds, 2)},
-                             background_cores=result.background_cores, processes=result.tree_max_processes))
+        self.rows.append(
+            Row(
+                "limit: HTTP path, pre-built bodies",
+                posted["events"],
+                "events",
+                posted["seconds"],
+                result.peak_rss_mb,
+                None,
+                f"{posted['requests']} requests; posting loop only",
+                {
+                    "bytes_per_event": round(delta.bytes / max(1, delta.events)),
+                    "sink_cpu_seconds": round(delta.cpu_seconds, 2),
+                },
+                background_cores=result.background_cores,
+                processes=result.tree_max_processes,
+            )
+        )
 
     def sdk_baseline(self) -> None:
         lines = self.facts["baseline_rows"]
@@ -330,12 +403,24 @@ class Bench:
         note = f"{sdk['lines']:,} lines; {sdk['events_skipped']} orders unusable to the SDK"
         if subset:
             full = self.facts["model_orders"] / (sdk["events"] / result.wall_seconds)
-            note = (f"SUBSET: the first {sdk['lines']:,} of {self.facts['model_rows']:,} lines, in their own file; "
-                    f"all would take ~{full:.0f}s at this rate")
-        self.rows.append(Row("SDK baseline (facebook_business)", sdk["events"], "events", result.wall_seconds,
-                             result.peak_rss_mb, result.cpu_seconds, note,
-                             {"bytes_per_event": round(delta.bytes / max(1, delta.events)), "subset": subset, **sdk},
-                             background_cores=result.background_cores, processes=result.tree_max_processes))
+            note = (
+                f"SUBSET: the first {sdk['lines']:,} of {self.facts['model_rows']:,} lines, in their own file; "
+                f"all would take ~{full:.0f}s at this rate"
+            )
+        self.rows.append(
+            Row(
+                "SDK baseline (facebook_business)",
+                sdk["events"],
+                "events",
+                result.wall_seconds,
+                result.peak_rss_mb,
+                result.cpu_seconds,
+                note,
+                {"bytes_per_event": round(delta.bytes / max(1, delta.events)), "subset": subset, **sdk},
+                background_cores=result.background_cores,
+                processes=result.tree_max_processes,
+            )
+        )
 
     def exporter_command(self, database: Path, target: Path, report: Path) -> list[str]:
         return [
@@ -352,15 +437,20 @@ class Bench:
     def run_exporter(self, name: str, database: Path, target: Path) -> tuple[Measured, dict, SinkStats]:
         report_path = self.data / "results" / f"{name}.json"
         before = self.sink.stats()
-        result = self.measured(name, [self.python, *self.exporter_command(database, target, report_path)],
-                               env=self.exporter_env())
+        result = self.measured(
+            name, [self.python, *self.exporter_command(database, target, report_path)], env=self.exporter_env()
+        )
         delta = self.sink_delta(before)
         report = json.loads(report_path.read_text())
         self.check_sink(delta, report["events_accepted"], name)
         if report["rows_read"] < report["rows_in_model"] or (report["rows_in_model"] and not report["events_sent"]):
-            raise MeasurementFailed(name, result, self.logs / f"{name}.log",
-                                    f"exit {result.returncode}, but read {report['rows_read']:,} of {report['rows_in_model']:,} "
-                                    f"rows and sent {report['events_sent']:,} events (error: {report.get('error')})")
+            raise MeasurementFailed(
+                name,
+                result,
+                self.logs / f"{name}.log",
+                f"exit {result.returncode}, but read {report['rows_read']:,} of {report['rows_in_model']:,} "
+                f"rows and sent {report['events_sent']:,} events (error: {report.get('error')})",
+            )
         if report["events_sent"] != report["events_accepted"]:
             raise RuntimeError(f"{name}: sent {report['events_sent']} events, {report['events_accepted']} accepted")
         return result, report, delta
@@ -371,11 +461,24 @@ class Bench:
         self.facts["exporter_report"] = {k: report[k] for k in (
             "rows_in_model", "rows_read", "rows_rejected", "events_built", "events_sent", "events_accepted",
             "batches", "requests", "retries", "duration_seconds", "rejected_by_reason", "exit_code")}  # fmt: skip
-        self.rows.append(Row("exporter end to end", report["events_sent"], "events", result.wall_seconds,
-                             result.peak_rss_mb, result.cpu_seconds,
-                             f"{report['rows_read']:,} lines, {report['rows_rejected']:,} rejected; whole process, send log on",
-                             {"exporter_duration_seconds": report["duration_seconds"], "bytes_per_event": round(delta.bytes / max(1, delta.events)), "sink_cpu_seconds": round(delta.cpu_seconds, 2)},
-                             background_cores=result.background_cores, processes=result.tree_max_processes))
+        self.rows.append(
+            Row(
+                "exporter end to end",
+                report["events_sent"],
+                "events",
+                result.wall_seconds,
+                result.peak_rss_mb,
+                result.cpu_seconds,
+                f"{report['rows_read']:,} lines, {report['rows_rejected']:,} rejected; whole process, send log on",
+                {
+                    "exporter_duration_seconds": report["duration_seconds"],
+                    "bytes_per_event": round(delta.bytes / max(1, delta.events)),
+                    "sink_cpu_seconds": round(delta.cpu_seconds, 2),
+                },
+                background_cores=result.background_cores,
+                processes=result.tree_max_processes,
+            )
+        )
 
     def latency(self) -> None:
         delay = self.args.latency
@@ -392,10 +495,20 @@ class Bench:
         note = f"{report['batches']} requests, >= {floor:.1f}s for any client" + (
             f"; SUBSET: {self.facts['latency_rows']:,} of {self.facts['model_rows']:,} lines" if subset else ""
         )
-        self.rows.append(Row(f"exporter, {delay * 1000:.0f} ms per request", report["events_sent"], "events",
-                             result.wall_seconds, result.peak_rss_mb, result.cpu_seconds, note,
-                             {"exporter_duration_seconds": report["duration_seconds"]},
-                             background_cores=result.background_cores, processes=result.tree_max_processes))
+        self.rows.append(
+            Row(
+                f"exporter, {delay * 1000:.0f} ms per request",
+                report["events_sent"],
+                "events",
+                result.wall_seconds,
+                result.peak_rss_mb,
+                result.cpu_seconds,
+                note,
+                {"exporter_duration_seconds": report["duration_seconds"]},
+                background_cores=result.background_cores,
+                processes=result.tree_max_processes,
+            )
+        )
         self.facts["latency_ideal_events_per_second"] = ideal
         self.facts["latency_floor_seconds"] = floor
 
@@ -403,8 +516,13 @@ class Bench:
         self.say("profiling the exporter (sampling its main thread) on the latency subset, no delay")
         out = self.data / "results" / "profile.json"
         report = self.data / "results" / "exporter-profile-report.json"
-        command = [self.python, "-m", "bench.profile", str(out),
-                   *self.exporter_command(self.latency_database, self.latency_target, report)]
+        command = [
+            self.python,
+            "-m",
+            "bench.profile",
+            str(out),
+            *self.exporter_command(self.latency_database, self.latency_target, report),
+        ]
         result = self.measured("exporter-profile", command, env=self.exporter_env())
         profile = json.loads(out.read_text())
         self.facts["profile"] = {"wall_seconds": round(result.wall_seconds, 2), **profile}
@@ -432,11 +550,25 @@ class Bench:
             out.append(("exporter / HTTP-path limit (events/s)", value, ">= 50%", value >= 0.5))
         if latency:
             value = latency.rate / self.facts["latency_ideal_events_per_second"]
-            out.append((f"latency-bound / ideal {self.facts['latency_ideal_events_per_second']:,.0f} events/s", value, ">= 90%", value >= 0.9))
+            out.append(
+                (
+                    f"latency-bound / ideal {self.facts['latency_ideal_events_per_second']:,.0f} events/s",
+                    value,
+                    ">= 90%",
+                    value >= 0.9,
+                )
+            )
         if exporter:
             lines = self.facts["source_lines"]
             verdict = exporter.peak_rss_mb <= 400 if lines >= 10_000_000 else None
-            out.append((f"exporter peak RSS at {lines:,} lines (MB)", exporter.peak_rss_mb, "<= 400 MB at 10M, within 20% of 1M", verdict))
+            out.append(
+                (
+                    f"exporter peak RSS at {lines:,} lines (MB)",
+                    exporter.peak_rss_mb,
+                    "<= 400 MB at 10M, within 20% of 1M",
+                    verdict,
+                )
+            )
         if hand and dbt_cmd:
             value = dbt_cmd.wall_seconds / hand.wall_seconds
             out.append(("dbt run (whole command) / hand-written query", value, "<= 1.5x", value <= 1.5))
@@ -451,14 +583,18 @@ class Bench:
         for row in self.rows:
             rss = f"{row.peak_rss_mb:>11.0f}" if row.peak_rss_mb is not None else f"{'':>11}"
             load = f"{row.background_cores:>7.2f}" if row.background_cores is not None else f"{'':>7}"
-            note = row.note + (f"; {row.processes} processes, RSS = their summed PSS" if (row.processes or 1) > 1 else "")
+            note = row.note + (
+                f"; {row.processes} processes, RSS = their summed PSS" if (row.processes or 1) > 1 else ""
+            )
             lines.append(
                 f"{row.name:<40} {row.count:>12,} {row.wall_seconds:>8.2f} {row.rate:>10,.0f} {rss} {load}  {note}"
             )
         if "latency_ideal_events_per_second" in self.facts:
             ideal = self.facts["latency_ideal_events_per_second"]
-            lines.append(f"{'ideal at that latency':<40} {'':>12} {'':>8} {ideal:>10,.0f} {'':>11} {'':>7}  "
-                         f"concurrency {self.args.concurrency} x 1000 events / {self.args.latency:g} s")
+            lines.append(
+                f"{'ideal at that latency':<40} {'':>12} {'':>8} {ideal:>10,.0f} {'':>11} {'':>7}  "
+                f"concurrency {self.args.concurrency} x 1000 events / {self.args.latency:g} s"
+            )
         lines += ["", f"{'ratio':<56} {'measured':>10}  {'target':<36} met"]
         for name, value, target, met in self.ratios():
             shown = f"{value:>9.0f} " if "RSS" in name else f"{value:>9.1%} " if "%" in target else f"{value:>9.2f}x"
@@ -492,7 +628,9 @@ class Bench:
         if reused:
             self.facts = json.loads(facts_path.read_text())
             if self.facts.get("source_lines") != args.lines:
-                raise RuntimeError(f"--reuse: {self.data} holds {self.facts.get('source_lines')} lines, not {args.lines}")
+                raise RuntimeError(
+                    f"--reuse: {self.data} holds {self.facts.get('source_lines')} lines, not {args.lines}"
+                )
             self.rows = [Row(**row) for row in self.facts.pop("build_rows")]
             for folder in (self.logs, self.data / "results"):
                 shutil.rmtree(folder, ignore_errors=True)
@@ -510,7 +648,9 @@ class Bench:
             self.dbt()
             self.hand_query()
             self.make_subsets()
-            facts_path.write_text(json.dumps({**self.facts, "build_rows": [asdict(row) for row in self.rows]}, default=str))
+            facts_path.write_text(
+                json.dumps({**self.facts, "build_rows": [asdict(row) for row in self.rows]}, default=str)
+            )
         with SinkProcess(procs=args.sink_procs) as self.sink:
             self.facts["sink"] = {"url": self.sink.url, "procs": args.sink_procs}
             steps = {"scan": self.scan, "http": self.http_limit, "sdk": self.sdk_baseline,
@@ -527,10 +667,20 @@ class Bench:
                     self.say(f"  FAILED: {failure}")
                     self.failures.append(str(failure))
                     result = failure.result
-                    self.rows.append(Row(names[name], 0, "events", result.wall_seconds, result.peak_rss_mb,
-                                         result.cpu_seconds, f"FAILED, {failure.reason}",
-                                         background_cores=result.background_cores,
-                                         processes=result.tree_max_processes, failed=True))
+                    self.rows.append(
+                        Row(
+                            names[name],
+                            0,
+                            "events",
+                            result.wall_seconds,
+                            result.peak_rss_mb,
+                            result.cpu_seconds,
+                            f"FAILED, {failure.reason}",
+                            background_cores=result.background_cores,
+                            processes=result.tree_max_processes,
+                            failed=True,
+                        )
+                    )
             if args.profile:
                 try:
                     self.profile()
@@ -538,16 +688,24 @@ class Bench:
                     self.failures.append(str(failure))
         self.facts["total_seconds"] = round(time.monotonic() - started, 1)
         machine = self.machine()
-        print(f"\nBenchmark: {args.lines:,} item lines, concurrency {args.concurrency}, as_of {self.facts['as_of']} UTC")
-        print(f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gb']} GB; Python {machine['python']}, DuckDB {machine['duckdb']}")
-        print(f"Model: {self.facts['model_rows']:,} rows, {self.facts['model_orders']:,} orders "
-              f"(source generated in {self.facts['generate_seconds']}s); bench total {self.facts['total_seconds']}s\n")
+        print(
+            f"\nBenchmark: {args.lines:,} item lines, concurrency {args.concurrency}, as_of {self.facts['as_of']} UTC"
+        )
+        print(
+            f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gb']} GB; Python {machine['python']}, DuckDB {machine['duckdb']}"
+        )
+        print(
+            f"Model: {self.facts['model_rows']:,} rows, {self.facts['model_orders']:,} orders "
+            f"(source generated in {self.facts['generate_seconds']}s); bench total {self.facts['total_seconds']}s\n"
+        )
         print(self.table())
         busy = [row for row in self.rows if (row.background_cores or 0) > 0.3]
         if busy:
-            print(f"\nWARNING: other processes kept up to {max(r.background_cores for r in busy):.1f} of "
-                  f"{os.cpu_count()} cores busy during: {', '.join(r.name for r in busy)} (column 'bg load'). "
-                  "Those figures are pessimistic; rerun on a quiet machine.")
+            print(
+                f"\nWARNING: other processes kept up to {max(r.background_cores for r in busy):.1f} of "
+                f"{os.cpu_count()} cores busy during: {', '.join(r.name for r in busy)} (column 'bg load'). "
+                "Those figures are pessimistic; rerun on a quiet machine."
+            )
         if "profile" in self.facts:
             print("\n" + profile_summary(self.facts["profile"]))
         if args.json:
@@ -577,8 +735,11 @@ def exporter_memory_limit() -> str | None:
 
 
 def profile_summary(profile: dict, top: int = 15) -> str:
-    lines = [f"Where the exporter's main thread spends its time ({profile['samples']} samples, "
-             f"run of {profile['wall_seconds']}s under the sampler):", "  self (innermost Python function, incl. C it calls):"]
+    lines = [
+        f"Where the exporter's main thread spends its time ({profile['samples']} samples, "
+        f"run of {profile['wall_seconds']}s under the sampler):",
+        "  self (innermost Python function, incl. C it calls):",
+    ]
     for name, share in list(profile["self"].items())[:top]:
         lines.append(f"    {share:6.1%}  {name}")
     lines.append("  inclusive, exporter/ functions:")
@@ -601,20 +762,58 @@ def main(argv: list[str] | None = None) -> int:
         "the exporter and the latency-bound case against a local sink, in one run.",
     )
     parser.add_argument("--lines", type=int, default=1_000_000, help="item lines to generate (default: %(default)s)")
-    parser.add_argument("--baseline-lines", type=int, default=200_000,
-                        help="lines the SDK baseline exports: the model's first N, copied to their own file (it is slow; its rate is compared) (default: %(default)s)")
-    parser.add_argument("--latency-lines", type=int, default=1_000_000,
-                        help="lines of the model the latency-bound run exports (default: %(default)s)")
-    parser.add_argument("--latency", type=float, default=0.3, help="seconds the sink waits per request in the latency-bound run (default: %(default)s)")
-    parser.add_argument("--concurrency", type=int, default=4, help="requests in flight, for every client (the exporter's default: %(default)s)")
+    parser.add_argument(
+        "--baseline-lines",
+        type=int,
+        default=200_000,
+        help="lines the SDK baseline exports: the model's first N, copied to their own file (it is slow; its rate is compared) (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--latency-lines",
+        type=int,
+        default=1_000_000,
+        help="lines of the model the latency-bound run exports (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.3,
+        help="seconds the sink waits per request in the latency-bound run (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=4,
+        help="requests in flight, for every client (the exporter's default: %(default)s)",
+    )
     parser.add_argument("--sink-procs", type=int, default=2, help="sink worker processes (default: %(default)s)")
-    parser.add_argument("--skip", action="append", default=[], choices=["scan", "http", "sdk", "exporter", "latency"],
-                        help="leave out a measurement (repeatable)")
-    parser.add_argument("--reuse", action="store_true",
-                        help="reuse the data, model and dbt figures of the last run in --data-dir (same --lines): measure the exporter again quickly")
-    parser.add_argument("--exporter-args", default="", help="extra exporter flags for every exporter run, e.g. \"--duckdb-memory-limit 1GB\"")
-    parser.add_argument("--profile", action="store_true", help="also run the exporter under a sampling profiler and show where its time goes")
-    parser.add_argument("--data-dir", default=str(ROOT / "bench" / ".data"), help="where the DuckDB files, dbt target and logs go (default: bench/.data)")
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=["scan", "http", "sdk", "exporter", "latency"],
+        help="leave out a measurement (repeatable)",
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="reuse the data, model and dbt figures of the last run in --data-dir (same --lines): measure the exporter again quickly",
+    )
+    parser.add_argument(
+        "--exporter-args",
+        default="",
+        help='extra exporter flags for every exporter run, e.g. "--duckdb-memory-limit 1GB"',
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also run the exporter under a sampling profiler and show where its time goes",
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=str(ROOT / "bench" / ".data"),
+        help="where the DuckDB files, dbt target and logs go (default: bench/.data)",
+    )
     parser.add_argument("--json", help="also write the results as JSON to this file")
     args = parser.parse_args(argv)
     try:

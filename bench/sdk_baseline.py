@@ -27,7 +27,7 @@ import json
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from datetime import timezone
+from datetime import UTC
 from itertools import groupby
 
 import duckdb
@@ -83,7 +83,9 @@ def build_event(order_id: str, lines: list[dict], strict: bool) -> Event | None:
         gender=gender,
         external_id=first["external_id"],
     )
-    contents = [Content(product_id=line["product_id"], quantity=line["quantity"], item_price=line["price"]) for line in lines]
+    contents = [
+        Content(product_id=line["product_id"], quantity=line["quantity"], item_price=line["price"]) for line in lines
+    ]
     custom_data = CustomData(
         contents=contents,
         currency=first["currency"],
@@ -94,7 +96,7 @@ def build_event(order_id: str, lines: list[dict], strict: bool) -> Event | None:
     )
     return Event(
         event_name="Purchase",
-        event_time=int(first["timestamp"].replace(tzinfo=timezone.utc).timestamp()),
+        event_time=int(first["timestamp"].replace(tzinfo=UTC).timestamp()),
         action_source=ActionSource.PHYSICAL_STORE,
         event_id=order_id,
         user_data=user_data,
@@ -108,7 +110,7 @@ def normalized(order_id: str, lines: list[dict]) -> str | None:
         return json.dumps(build_event(order_id, lines, strict=True).normalize())
     except (TypeError, ValueError):
         pass
-    event = build_event(order_id, lines, strict=False)
+    event = build_event(order_id, lines, strict=True)
     if event is None:
         return None
     try:
@@ -129,7 +131,9 @@ def orders(database: str, relation: str, limit: int | None):
         while chunk := result.fetchmany(10_000):
             yield from chunk
 
-    for order_id, group in groupby((dict(zip(COLUMNS, row)) for row in rows()), key=lambda line: line["order_id"]):
+    for order_id, group in groupby(
+        (dict(zip(COLUMNS, row, strict=True)) for row in rows()), key=lambda line: line["order_id"]
+    ):
         yield order_id, list(group)
     con.close()
 

@@ -22,6 +22,7 @@ Control endpoints (used by the bench between measurements):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -137,7 +138,11 @@ class _Worker:
         self.served += 1
         if b"access_token" not in body:
             self.add(requests=1, nbytes=len(body), errors=1)
-            self.respond(conn, 400, b'{"error":{"message":"An active access token must be used","type":"OAuthException","code":190}}')
+            self.respond(
+                conn,
+                400,
+                b'{"error":{"message":"An active access token must be used","type":"OAuthException","code":190}}',
+            )
             return
         count = body.count(EVENT_KEY)
         mismatches = 0
@@ -145,7 +150,11 @@ class _Worker:
             exact = exact_count(body, content_type)
             if exact is None:
                 self.add(requests=1, nbytes=len(body), errors=1)
-                self.respond(conn, 400, b'{"error":{"message":"(#100) param data must be an array.","type":"OAuthException","code":100}}')
+                self.respond(
+                    conn,
+                    400,
+                    b'{"error":{"message":"(#100) param data must be an array.","type":"OAuthException","code":100}}',
+                )
                 return
             if count and exact != count:
                 mismatches = 1
@@ -203,10 +212,8 @@ def serve(procs: int, delay_seconds: float) -> None:
     for worker in workers:
         worker.start()
     print(listener.getsockname()[1], flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         sys.stdin.read()  # returns at EOF: the bench closed our stdin, or died
-    except KeyboardInterrupt:
-        pass
     for worker in workers:
         worker.terminate()
     for worker in workers:

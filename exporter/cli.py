@@ -71,33 +71,104 @@ def build_parser() -> argparse.ArgumentParser:
     )
     meta = parser.add_argument_group("Meta")
     meta.add_argument("--dataset-id", default=env("META_DATASET_ID"), help="dataset id [META_DATASET_ID]")
-    meta.add_argument("--graph-url", default=env("META_GRAPH_URL", DEFAULT_GRAPH_URL), help="Graph API base URL [META_GRAPH_URL] (default: %(default)s)")
-    meta.add_argument("--api-version", default=env("META_API_VERSION", DEFAULT_API_VERSION), help="Graph API version [META_API_VERSION] (default: %(default)s)")
-    meta.add_argument("--test-event-code", default=env("META_TEST_EVENT_CODE"), help="send as test events, shown in Events Manager > Test events [META_TEST_EVENT_CODE]")
+    meta.add_argument(
+        "--graph-url",
+        default=env("META_GRAPH_URL", DEFAULT_GRAPH_URL),
+        help="Graph API base URL [META_GRAPH_URL] (default: %(default)s)",
+    )
+    meta.add_argument(
+        "--api-version",
+        default=env("META_API_VERSION", DEFAULT_API_VERSION),
+        help="Graph API version [META_API_VERSION] (default: %(default)s)",
+    )
+    meta.add_argument(
+        "--test-event-code",
+        default=env("META_TEST_EVENT_CODE"),
+        help="send as test events, shown in Events Manager > Test events [META_TEST_EVENT_CODE]",
+    )
 
     source = parser.add_argument_group("model")
-    source.add_argument("--database", type=Path, default=Path(env("DBT_DUCKDB_PATH", DEFAULT_DATABASE)), help="DuckDB file dbt built [DBT_DUCKDB_PATH] (default: %(default)s)")
+    source.add_argument(
+        "--database",
+        type=Path,
+        default=Path(env("DBT_DUCKDB_PATH", DEFAULT_DATABASE)),
+        help="DuckDB file dbt built [DBT_DUCKDB_PATH] (default: %(default)s)",
+    )
     source.add_argument("--model", default=DEFAULT_MODEL, help="dbt model to export (default: %(default)s)")
-    source.add_argument("--dbt-target-path", type=Path, default=Path(env("DBT_TARGET_PATH", "target")), help="dbt's target folder with manifest.json [DBT_TARGET_PATH] (default: %(default)s)")
-    source.add_argument("--allow-unsuccessful-model", action="store_true", help="export even if dbt's last run of the model did not succeed")
+    source.add_argument(
+        "--dbt-target-path",
+        type=Path,
+        default=Path(env("DBT_TARGET_PATH", "target")),
+        help="dbt's target folder with manifest.json [DBT_TARGET_PATH] (default: %(default)s)",
+    )
+    source.add_argument(
+        "--allow-unsuccessful-model",
+        action="store_true",
+        help="export even if dbt's last run of the model did not succeed",
+    )
 
     run = parser.add_argument_group("run")
-    run.add_argument("--dry-run", action="store_true", help="build and validate events, write the request bodies to a file, send nothing")
-    run.add_argument("--dry-run-output", type=Path, help="where --dry-run writes request bodies (default: target/meta_capi/dry_run_RUN_ID.jsonl)")
-    run.add_argument("--max-rejected", type=rejection_threshold, help="exit 1 when more rows than this are rejected: a count (25) or a share (2%%)")
-    run.add_argument("--resend", action="store_true", help="send every event in the window again, even those Meta already accepted")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="build and validate events, write the request bodies to a file, send nothing",
+    )
+    run.add_argument(
+        "--dry-run-output",
+        type=Path,
+        help="where --dry-run writes request bodies (default: target/meta_capi/dry_run_RUN_ID.jsonl)",
+    )
+    run.add_argument(
+        "--max-rejected",
+        type=rejection_threshold,
+        help="exit 1 when more rows than this are rejected: a count (25) or a share (2%%)",
+    )
+    run.add_argument(
+        "--resend", action="store_true", help="send every event in the window again, even those Meta already accepted"
+    )
     run.add_argument("--report-json", type=Path, help="also write the run report as JSON to this file")
-    run.add_argument("--default-phone-region", default="US", help="region for phone numbers without a country code when the row has no country (default: %(default)s)")
+    run.add_argument(
+        "--default-phone-region",
+        default="US",
+        help="region for phone numbers without a country code when the row has no country (default: %(default)s)",
+    )
 
     tuning = parser.add_argument_group("delivery")
-    tuning.add_argument("--batch-size", type=int, default=MAX_BATCH_SIZE, help="events per request, at most 1000 (default: %(default)s)")
+    tuning.add_argument(
+        "--batch-size", type=int, default=MAX_BATCH_SIZE, help="events per request, at most 1000 (default: %(default)s)"
+    )
     tuning.add_argument("--concurrency", type=int, default=4, help="requests in flight at once (default: %(default)s)")
-    tuning.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for Meta's answer (default: %(default)s)")
-    tuning.add_argument("--max-tries", type=int, default=RetryPolicy.max_tries, help="tries per request for temporary errors and throttling (default: %(default)s)")
-    tuning.add_argument("--retry-budget", type=float, default=RetryPolicy.budget_seconds, help="seconds a run may spend waiting to retry (default: %(default)s)")
-    tuning.add_argument("--first-retry-wait", type=float, default=RetryPolicy.first_wait, help="first wait before a retry, doubled each time (default: %(default)s)")
-    tuning.add_argument("--workers", type=int, help="processes that normalize and hash customers (default: one per core, up to 4, for models of 100,000+ rows; 0 = none)")
-    tuning.add_argument("--duckdb-memory-limit", default="256MB", help="DuckDB memory limit; beyond it DuckDB spills to disk next to the database (default: %(default)s)")
+    tuning.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds to wait for Meta's answer (default: %(default)s)"
+    )
+    tuning.add_argument(
+        "--max-tries",
+        type=int,
+        default=RetryPolicy.max_tries,
+        help="tries per request for temporary errors and throttling (default: %(default)s)",
+    )
+    tuning.add_argument(
+        "--retry-budget",
+        type=float,
+        default=RetryPolicy.budget_seconds,
+        help="seconds a run may spend waiting to retry (default: %(default)s)",
+    )
+    tuning.add_argument(
+        "--first-retry-wait",
+        type=float,
+        default=RetryPolicy.first_wait,
+        help="first wait before a retry, doubled each time (default: %(default)s)",
+    )
+    tuning.add_argument(
+        "--workers",
+        type=int,
+        help="processes that normalize and hash customers (default: one per core, up to 4, for models of 100,000+ rows; 0 = none)",
+    )
+    tuning.add_argument(
+        "--duckdb-memory-limit",
+        default="256MB",
+        help="DuckDB memory limit; beyond it DuckDB spills to disk next to the database (default: %(default)s)",
+    )
 
     parser.add_argument("-v", "--verbose", action="store_true", help="log every batch")
     parser.add_argument("-q", "--quiet", action="store_true", help="log errors only; no summary")
@@ -155,7 +226,9 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", error)
         return EXIT_CONFIG
     except duckdb.OutOfMemoryException as error:
-        log.error("DuckDB ran out of memory (%s): raise --duckdb-memory-limit (now %s).", error, args.duckdb_memory_limit)
+        log.error(
+            "DuckDB ran out of memory (%s): raise --duckdb-memory-limit (now %s).", error, args.duckdb_memory_limit
+        )
         return EXIT_CONFIG
     if not args.quiet:
         print(report.summary(), file=sys.stderr)

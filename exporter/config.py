@@ -79,7 +79,9 @@ class ExportConfig:
 
     def __post_init__(self) -> None:
         if not self.dataset_id:
-            raise ConfigError("No dataset id: set META_DATASET_ID or pass --dataset-id (Events Manager > Data sources).")
+            raise ConfigError(
+                "No dataset id: set META_DATASET_ID or pass --dataset-id (Events Manager > Data sources)."
+            )
         if not self.dataset_id.isdigit():
             raise ConfigError(f"The dataset id must be the numeric id from Events Manager, not {self.dataset_id!r}.")
         if not self.dry_run and not self.access_token:

@@ -48,7 +48,7 @@ def user_data(customer: Customer | None, default_phone_region: str = DEFAULT_REG
     """Normalize, hash and serialize one customer (CUSTOMER_COLUMNS values)."""
     if customer is None:
         return NO_CUSTOMER
-    hashed = hashed_user_data(dict(zip(CUSTOMER_COLUMNS, customer)), default_phone_region)
+    hashed = hashed_user_data(dict(zip(CUSTOMER_COLUMNS, customer, strict=True)), default_phone_region)
     return _json(hashed), "em" in hashed or "ph" in hashed
 
 
@@ -66,14 +66,14 @@ class EventBuilder:
         # The reading query decided every rule but the one that needs normalized customer data.
         problems = [
             line[MISSING_REASON] or (None if has_contact else "no_usable_email_or_phone") or line[RULE_REASON]
-            for line, (_, has_contact) in zip(lines, customers)
+            for line, (_, has_contact) in zip(lines, customers, strict=True)
         ]
         if not any(problems) and len({line[CURRENCY] for line in lines}) > 1:
             problems = ["order_currencies_differ"] * len(lines)
         if any(problems):
             # A partial order would send a wrong value, so one bad line holds back the whole order.
             reasons = [problem or "order_has_rejected_line" for problem in problems]
-            return OrderResult(None, [_rejection(line, reason) for line, reason in zip(lines, reasons)])
+            return OrderResult(None, [_rejection(line, reason) for line, reason in zip(lines, reasons, strict=True)])
         return OrderResult(_event(order.order_id, lines, customers[0][0]), [])
 
 
@@ -168,13 +168,15 @@ def hashed_customers(rows: Iterator[tuple], default_phone_region: str, workers: 
     in_flight: deque[tuple[list[tuple], Future]] = deque()
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         while True:
-            while len(in_flight) < CHUNKS_IN_FLIGHT_PER_WORKER * workers and (chunk := list(islice(rows, CUSTOMERS_PER_TASK))):
+            while len(in_flight) < CHUNKS_IN_FLIGHT_PER_WORKER * workers and (
+                chunk := list(islice(rows, CUSTOMERS_PER_TASK))
+            ):
                 task = pool.submit(_hash_chunk, [row[2] for row in chunk], default_phone_region)
                 in_flight.append((chunk, task))
             if not in_flight:
                 return
             chunk, task = in_flight.popleft()
-            for row, hashed in zip(chunk, task.result()):
+            for row, hashed in zip(chunk, task.result(), strict=True):
                 yield row[0], row[1], hashed
 
 

@@ -116,7 +116,11 @@ class ModelReader:
             f"and min({customer_hash}) = max({customer_hash}) as export_one_customer "
             f'from {self.relation.sql()} group by "order_id"'
         )
-        sent = f"left join ({sent_payloads_sql}) as sent on sent.order_id = orders.export_order_id" if sent_payloads_sql else ""
+        sent = (
+            f"left join ({sent_payloads_sql}) as sent on sent.order_id = orders.export_order_id"
+            if sent_payloads_sql
+            else ""
+        )
         self._con.execute(
             f"create or replace temp table {ORDERS_TABLE} as select orders.*, "
             f"{self._part_of('orders.export_customer')} as export_part, "
@@ -138,7 +142,7 @@ class ModelReader:
             # A line whose customer is not the order's (rare) brings its customer data along.
             f'case when "external_id" <> export_customer then struct_pack({customer}) end, '
             "export_line_count, export_one_customer, export_sent_payload_hash "
-            f"from {self.relation.sql()} join {ORDERS_TABLE} on export_order_id is not distinct from \"order_id\" "
+            f'from {self.relation.sql()} join {ORDERS_TABLE} on export_order_id is not distinct from "order_id" '
             f"where export_part = {part} "
             # A total order of an order's lines, so the same data always gives the same event text.
             f"order by export_customer, export_order_id, {line_order} nulls last"
@@ -173,7 +177,9 @@ class ModelReader:
         only called for the few lines whose customer comes with the line.
         """
         if customers is None:
-            customers = ((key, customer_hash, prepare(customer)) for key, customer_hash, customer in self.customer_rows())
+            customers = (
+                (key, customer_hash, prepare(customer)) for key, customer_hash, customer in self.customer_rows()
+            )
         merge = _CustomerMerge(self, customers, prepare)
         self._create_orders_table(sent_payloads_sql)
         for part in range(self.parts()):
@@ -192,11 +198,15 @@ class ModelReader:
 
     def one_customer(self, external_id: object, customer_hash: int) -> Customer | None:
         """A customer looked up on its own: only when the sorted merge missed it (should not happen)."""
-        return self._con.cursor().execute(
-            f"select {', '.join(self._column(name) for name in CUSTOMER_COLUMNS)} from {self.relation.sql()} "
-            f'where "external_id" = ? and {self._customer_hash()} = ? limit 1',
-            [external_id, customer_hash],
-        ).fetchone()
+        return (
+            self._con.cursor()
+            .execute(
+                f"select {', '.join(self._column(name) for name in CUSTOMER_COLUMNS)} from {self.relation.sql()} "
+                f'where "external_id" = ? and {self._customer_hash()} = ? limit 1',
+                [external_id, customer_hash],
+            )
+            .fetchone()
+        )
 
 
 ORDER_ID, EXTERNAL_ID, CUSTOMER_HASH, OTHER_CUSTOMER, LINE_COUNT, ONE_CUSTOMER, SENT_PAYLOAD_HASH = (

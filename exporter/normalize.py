@@ -1,6 +1,6 @@
 """Normalize and hash customer information (``user_data``) for Meta's Conversions API.
 
-Each value is normalized as ``docs/meta-capi.md`` ("Customer information") says, then
+Each value is normalized as Meta documents for ``user_data`` (customer information parameters), then
 hashed with SHA-256 (hex, lowercase):
 
 - ``em``: trimmed, lowercased, must look like ``local@domain.tld``.
@@ -203,9 +203,7 @@ def _parse_phone(text: str, region: str | None) -> str | None:
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
-def normalize_phone(
-    value: object, country: object = None, default_region: str = DEFAULT_REGION
-) -> str | None:
+def normalize_phone(value: object, country: object = None, default_region: str = DEFAULT_REGION) -> str | None:
     """Digits with the country calling code and no '+', e.g. '12065550134'.
 
     ``country`` (code or name) gives the region for national numbers; when it is
@@ -378,9 +376,7 @@ _ROW_FIELDS: tuple[tuple[str, str, Callable[..., str | None], int], ...] = (
 )
 
 
-def hashed_user_data(
-    row: Mapping[str, object], default_region: str = DEFAULT_REGION
-) -> dict[str, str]:
+def hashed_user_data(row: Mapping[str, object], default_region: str = DEFAULT_REGION) -> dict[str, str]:
     """Meta ``user_data`` keys -> SHA-256 hex for the model row's customer columns.
 
     Keys whose value is missing or unusable are omitted. The row's ``country`` (code or

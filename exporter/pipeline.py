@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from exporter.config import ConfigError, ExportConfig
@@ -30,7 +30,7 @@ REJECTIONS_PER_WRITE = 10_000
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def run_export(config: ExportConfig, now: Callable[[], datetime] = utc_now) -> RunReport:
@@ -139,7 +139,8 @@ class _Export:
             for event, message in outcome.rejected:
                 log.error("Meta rejected the event of order %s: %s", event.order_id, message)
             self.rejections.extend(
-                Rejection(event.order_id, None, "meta", "rejected_by_meta", message) for event, message in outcome.rejected
+                Rejection(event.order_id, None, "meta", "rejected_by_meta", message)
+                for event, message in outcome.rejected
             )
             report.events_rejected_by_meta += len(outcome.rejected)
         report.events_undelivered += len(outcome.undelivered)
@@ -309,7 +310,9 @@ class _DryRunSink:
         path = config.dry_run_output or Path("target") / "meta_capi" / f"dry_run_{export.report.run_id}.jsonl"
         path.parent.mkdir(parents=True, exist_ok=True)
         self.file = path.open("w", encoding="utf-8")
-        self.suffix = f',"test_event_code":{json.dumps(config.test_event_code)}}}\n' if config.test_event_code else "}\n"
+        self.suffix = (
+            f',"test_event_code":{json.dumps(config.test_event_code)}}}\n' if config.test_event_code else "}\n"
+        )
         export.report.payload_file = str(path)
 
     def submit(self, events: list[BuiltEvent]) -> None:

@@ -59,9 +59,8 @@ class RunReport:
         sent_label = "events written" if self.dry_run else "events sent"
         lines = [
             f"Meta offline events {mode} {self.run_id}: dataset {self.dataset_id}, model {self.model}",
-            f"  rows read               {self.rows_read:>9}" + (
-                f"  (of {self.rows_in_model}: stopped early)" if self.rows_read < self.rows_in_model else ""
-            ),
+            f"  rows read               {self.rows_read:>9}"
+            + (f"  (of {self.rows_in_model}: stopped early)" if self.rows_read < self.rows_in_model else ""),
             f"  rows rejected           {self.rows_rejected:>9}",
             *(
                 f"  {'':<24}{count:>9}  {reason}: {REASONS.get(reason, '')}"

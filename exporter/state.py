@@ -115,7 +115,9 @@ class StateStore:
             [self.run_id, self.dataset_id, model, started_at, dry_run, self.is_test],
         )
 
-    def finish_run(self, finished_at: datetime, counts: dict[str, int], exit_code: int, completed: bool, error: str | None) -> None:
+    def finish_run(
+        self, finished_at: datetime, counts: dict[str, int], exit_code: int, completed: bool, error: str | None
+    ) -> None:
         columns = ", ".join(f"{name} = ?" for name in counts)
         self._con.execute(
             f"update {SCHEMA}.runs set {columns}, finished_at = ?, exit_code = ?, completed = ?, error = ? where run_id = ?",
@@ -131,7 +133,7 @@ class StateStore:
 
     def record_accepted(self, rows: list[tuple[str, str, str, str | None, datetime]]) -> None:
         """Log (event_id, order_id, payload_hash, fbtrace_id, sent_at) of events Meta accepted, in one transaction."""
-        columns = [list(column) for column in zip(*rows)]
+        columns = [list(column) for column in zip(*rows, strict=True)]
         # unnest() of list parameters inserts them all in one statement (executemany is row by row).
         self._con.execute(
             f"insert into {SCHEMA}.send_log select ?, unnest(?::varchar[]), unnest(?::varchar[]), "
@@ -146,7 +148,9 @@ class StateStore:
     def record_rejections(self, rejections: list[Rejection], rejected_at: datetime) -> None:
         if not rejections:
             return
-        columns = list(zip(*((r.order_id, r.product_id, r.stage, r.reason, r.message) for r in rejections)))
+        columns = list(
+            zip(*((r.order_id, r.product_id, r.stage, r.reason, r.message) for r in rejections), strict=True)
+        )
         self._con.execute(
             f"insert into {SCHEMA}.rejected_rows select ?, unnest(?::varchar[]), unnest(?::varchar[]), "
             "unnest(?::varchar[]), unnest(?::varchar[]), unnest(?::varchar[]), ?",

@@ -12,7 +12,7 @@ import argparse
 import logging
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from exporter.config import DEFAULT_API_VERSION, DEFAULT_GRAPH_URL
@@ -33,9 +33,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--api-version", default=os.environ.get("META_API_VERSION", DEFAULT_API_VERSION))
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check", help="report when the token expires; exit 1 if it should be renewed")
-    check.add_argument("--renew-days", type=float, default=7.0, help="exit 1 when the token expires within this many days (default: %(default)s)")
+    check.add_argument(
+        "--renew-days",
+        type=float,
+        default=7.0,
+        help="exit 1 when the token expires within this many days (default: %(default)s)",
+    )
     refresh = commands.add_parser("refresh", help="exchange the token for a long-lived one and write it to a file")
-    refresh.add_argument("--output", type=Path, required=True, help="file to write the new token to (created with mode 600)")
+    refresh.add_argument(
+        "--output", type=Path, required=True, help="file to write the new token to (created with mode 600)"
+    )
     return parser
 
 
@@ -45,10 +52,19 @@ def main(argv: list[str]) -> int:
     except SystemExit as exit_:
         return int(exit_.code or 0)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
-    token, app_id, app_secret = (os.environ.get(name) for name in ("META_ACCESS_TOKEN", "META_APP_ID", "META_APP_SECRET"))
-    missing = [name for name, value in (("META_ACCESS_TOKEN", token), ("META_APP_ID", app_id), ("META_APP_SECRET", app_secret)) if not value]
+    token, app_id, app_secret = (
+        os.environ.get(name) for name in ("META_ACCESS_TOKEN", "META_APP_ID", "META_APP_SECRET")
+    )
+    missing = [
+        name
+        for name, value in (("META_ACCESS_TOKEN", token), ("META_APP_ID", app_id), ("META_APP_SECRET", app_secret))
+        if not value
+    ]
     if missing:
-        log.error("Set %s: token commands need the token and the app it belongs to (App Dashboard > Settings > Basic).", ", ".join(missing))
+        log.error(
+            "Set %s: token commands need the token and the app it belongs to (App Dashboard > Settings > Basic).",
+            ", ".join(missing),
+        )
         return EXIT_CONFIG
     client = MetaClient(args.graph_url, args.api_version, token, app_secret)
     try:
@@ -57,7 +73,10 @@ def main(argv: list[str]) -> int:
         return refresh(client, app_id, app_secret, args.output)
     except MetaApiError as error:
         if error.kind is ErrorKind.AUTH:
-            log.error("Meta refused the token or the app credentials (%s): issue a new token and export it as META_ACCESS_TOKEN.", error)
+            log.error(
+                "Meta refused the token or the app credentials (%s): issue a new token and export it as META_ACCESS_TOKEN.",
+                error,
+            )
             return EXIT_CONFIG
         log.error("Meta answered with an error: %s", error)
         return EXIT_RENEW
@@ -74,8 +93,8 @@ def check(client: MetaClient, app_id: str, app_secret: str, renew_days: float) -
     if expires_at == 0:  # system-user tokens do not expire
         print("token is valid and does not expire")
         return EXIT_OK
-    expiry = datetime.fromtimestamp(expires_at, timezone.utc)
-    days_left = (expiry - datetime.now(timezone.utc)).total_seconds() / 86400
+    expiry = datetime.fromtimestamp(expires_at, UTC)
+    days_left = (expiry - datetime.now(UTC)).total_seconds() / 86400
     print(f"token is valid until {expiry:%Y-%m-%d %H:%M} UTC ({days_left:.1f} days)")
     if days_left < renew_days:
         print(f"renew it now: python -m exporter token refresh --output FILE (it expires within {renew_days:g} days)")
@@ -96,5 +115,5 @@ def refresh(client: MetaClient, app_id: str, app_secret: str, output: Path) -> i
     os.chmod(output, 0o600)
     days = int(answer.get("expires_in") or 0) / 86400
     print(f"wrote a new long-lived token to {output}" + (f" (valid for {days:.0f} days)" if days else ""))
-    print("point META_ACCESS_TOKEN at it, e.g. export META_ACCESS_TOKEN=\"$(cat " + str(output) + ")\"")
+    print('point META_ACCESS_TOKEN at it, e.g. export META_ACCESS_TOKEN="$(cat ' + str(output) + ')"')
     return EXIT_OK

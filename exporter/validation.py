@@ -17,7 +17,17 @@ ACTION_SOURCES = (
     "email", "website", "app", "phone_call", "chat", "physical_store", "system_generated", "business_messaging", "other",
 )  # fmt: skip
 # The event names the replaced destination allows.
-EVENT_NAMES = ("ViewContent", "Search", "AddToCart", "AddToWishlist", "InitiateCheckout", "AddPaymentInfo", "Purchase", "Lead", "Other")
+EVENT_NAMES = (
+    "ViewContent",
+    "Search",
+    "AddToCart",
+    "AddToWishlist",
+    "InitiateCheckout",
+    "AddPaymentInfo",
+    "Purchase",
+    "Lead",
+    "Other",
+)
 CURRENCIES = tuple(sorted(currency.alpha_3 for currency in pycountry.currencies))
 DEFAULT_ACTION_SOURCE = "physical_store"
 DEFAULT_EVENT_NAME = "Purchase"
@@ -101,9 +111,12 @@ def rule_reason_sql(types: dict[str, str], now_seconds: int) -> str:
     """The first of Meta's other rules the line breaks (for lines with every required value)."""
     action_source = _with_default("action_source", DEFAULT_ACTION_SOURCE, types)
     event_name = _with_default("event_name", DEFAULT_EVENT_NAME, types)
-    currency = "upper(trim(cast(\"currency\" as varchar)))"
+    currency = 'upper(trim(cast("currency" as varchar)))'
     event_time = event_time_sql("timestamp", types["timestamp"])
-    oldest_store, oldest = now_seconds - int(MAX_AGE_PHYSICAL_STORE.total_seconds()), now_seconds - int(MAX_AGE.total_seconds())
+    oldest_store, oldest = (
+        now_seconds - int(MAX_AGE_PHYSICAL_STORE.total_seconds()),
+        now_seconds - int(MAX_AGE.total_seconds()),
+    )
     branches = [
         ('"quantity" <= 0', "quantity_not_positive"),
         ('"price" < 0', "price_negative"),
@@ -112,7 +125,10 @@ def rule_reason_sql(types: dict[str, str], now_seconds: int) -> str:
         (f"not {_in_list(event_name, EVENT_NAMES)}", "invalid_event_name"),
         (f"{event_time} is null", "invalid_timestamp"),
         (f"{event_time} > {now_seconds}", "timestamp_in_future"),
-        (f"{event_time} <= case when {action_source} = 'physical_store' then {oldest_store} else {oldest} end", "timestamp_too_old"),
+        (
+            f"{event_time} <= case when {action_source} = 'physical_store' then {oldest_store} else {oldest} end",
+            "timestamp_too_old",
+        ),
     ]
     for column in ("client_user_agent", "event_id", "event_source_url"):
         present = f"coalesce(cast({quoted(column)} as varchar), '') <> ''" if column in types else "false"

@@ -59,7 +59,7 @@ import hashlib
 import random
 import unicodedata
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 DEFAULT_SEED = 20261123
@@ -110,8 +110,14 @@ COUNTRIES = {
             ("New York", ["NY", "New York"], ["10001", "10013-2911"]),
             ("Chicago", ["IL", "Illinois"], ["60601"]),
         ],
-        "phones": ["(206) 555-01{:02d}", "415-555-01{:02d}", "+1 617 555 01{:02d}", "5125550{:03d}",
-                   "1-312-555-01{:02d}", "212.555.01{:02d}"],
+        "phones": [
+            "(206) 555-01{:02d}",
+            "415-555-01{:02d}",
+            "+1 617 555 01{:02d}",
+            "5125550{:03d}",
+            "1-312-555-01{:02d}",
+            "212.555.01{:02d}",
+        ],
         "currency": "USD",
     },
     "GB": {
@@ -202,7 +208,7 @@ def _ascii(text: str) -> str:
 
 def _to_naive_utc(moment: datetime) -> datetime:
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment.replace(microsecond=0)
 
 
@@ -262,9 +268,20 @@ class _Builder:
         self.order_counter += self.rng.randint(1, 7)
         return f"O-{self.order_counter}"
 
-    def add_line(self, customer_id: str, order_id: str, at: datetime, product=None, quantity=1,
-                 revenue=None, currency="USD", channel="store", cancellation=False, returned=False,
-                 store_id: str | None = "ST-001") -> dict:
+    def add_line(
+        self,
+        customer_id: str,
+        order_id: str,
+        at: datetime,
+        product=None,
+        quantity=1,
+        revenue=None,
+        currency="USD",
+        channel="store",
+        cancellation=False,
+        returned=False,
+        store_id: str | None = "ST-001",
+    ) -> dict:
         product_id, unit_usd, brand = product or self.rng.choice(PRODUCTS)
         if revenue is None and quantity is not None:
             fx = FX.get((currency or "USD").strip().upper(), 1.0)
@@ -307,21 +324,50 @@ class _Builder:
         sold = []
         for product in products:
             quantity = rng.choices([1, 2, 3], weights=[70, 22, 8])[0]
-            sold.append(self.add_line(customer["amperity_id"], order_id, at, product, quantity,
-                                      currency=currency, channel=channel, cancellation=flag, returned=flag,
-                                      store_id=store_id))
+            sold.append(
+                self.add_line(
+                    customer["amperity_id"],
+                    order_id,
+                    at,
+                    product,
+                    quantity,
+                    currency=currency,
+                    channel=channel,
+                    cancellation=flag,
+                    returned=flag,
+                    store_id=store_id,
+                )
+            )
         roll = rng.random()
         later = min(at + timedelta(hours=rng.randint(2, 96)), self.as_of - HOUR)
         if roll < 0.06:  # a return of one line, later, as a line of its own
             line = rng.choice(sold)
-            self.add_line(customer["amperity_id"], order_id, later, _product(line["product_id"]), -1,
-                          revenue=-float(line["item_revenue"]) / line["item_quantity"], currency=currency,
-                          channel=channel, returned=True, store_id=store_id)
+            self.add_line(
+                customer["amperity_id"],
+                order_id,
+                later,
+                _product(line["product_id"]),
+                -1,
+                revenue=-float(line["item_revenue"]) / line["item_quantity"],
+                currency=currency,
+                channel=channel,
+                returned=True,
+                store_id=store_id,
+            )
         elif roll < 0.10:  # a cancellation of the whole order
             for line in sold:
-                self.add_line(customer["amperity_id"], order_id, later, _product(line["product_id"]),
-                              -line["item_quantity"], revenue=-float(line["item_revenue"]), currency=currency,
-                              channel=channel, cancellation=True, store_id=store_id)
+                self.add_line(
+                    customer["amperity_id"],
+                    order_id,
+                    later,
+                    _product(line["product_id"]),
+                    -line["item_quantity"],
+                    revenue=-float(line["item_revenue"]),
+                    currency=currency,
+                    channel=channel,
+                    cancellation=True,
+                    store_id=store_id,
+                )
 
 
 def _product(product_id: str):
@@ -334,18 +380,26 @@ def build(as_of: datetime, seed: int = DEFAULT_SEED) -> tuple[list[dict], list[d
     b = _Builder(as_of, seed)
 
     # Customers for the deliberate cases.
-    edge = b.add_customer("US", email="jamie.rivera@example.com", phone="(206) 555-0134",
-                          given_name="Jamie", surname="Rivera", state="WA", city="Seattle", postal="98101-3045")
+    edge = b.add_customer(
+        "US",
+        email="jamie.rivera@example.com",
+        phone="(206) 555-0134",
+        given_name="Jamie",
+        surname="Rivera",
+        state="WA",
+        city="Seattle",
+        postal="98101-3045",
+    )
     no_contact = b.add_customer("US", email=None, phone=None)
     blank_contact = b.add_customer("GB", email="   ", phone="")
     only_email = b.add_customer("FR", phone=None)
     only_phone = b.add_customer("DE", email=None)
     malformed_email = b.add_customer("US", email="maria.garcia@", phone=None, given_name="María", surname="García")
     bad_phone_only = b.add_customer("US", email=None, phone="12345")
-    hashed_email = b.add_customer(
-        "CA", email=hashlib.sha256(b"pre.hashed@example.com").hexdigest(), phone=None)
-    duplicated = b.add_customer("GB", email="siobhan.oconnor@example.co.uk", phone="+44 20 7946 0321",
-                                given_name="Siobhán", surname="O'Connor")
+    hashed_email = b.add_customer("CA", email=hashlib.sha256(b"pre.hashed@example.com").hexdigest(), phone=None)
+    duplicated = b.add_customer(
+        "GB", email="siobhan.oconnor@example.co.uk", phone="+44 20 7946 0321", given_name="Siobhán", surname="O'Connor"
+    )
     # The same amperity_id again (a merge gone wrong upstream): must not double its lines.
     b.customers.append({**duplicated, "email": "s.oconnor.old@example.org", "phone": None, "birthdate": None})
 
@@ -398,8 +452,14 @@ def build(as_of: datetime, seed: int = DEFAULT_SEED) -> tuple[list[dict], list[d
     b.add_line(hashed_email["amperity_id"], "ORD-HASHED-EMAIL", recent, PRODUCTS[2], 1, currency="CAD")
     b.add_line(duplicated["amperity_id"], "ORD-DUPLICATE-CUSTOMER", recent, PRODUCTS[3], 1, currency="GBP")
     for index, product in enumerate(PRODUCTS[4:9]):
-        b.add_line(edge_id, "ORD-MULTI-LINE", recent - 3 * HOUR, (product[0], product[1], "Fabrikam"),
-                   index % 3 + 1, channel="online")
+        b.add_line(
+            edge_id,
+            "ORD-MULTI-LINE",
+            recent - 3 * HOUR,
+            (product[0], product[1], "Fabrikam"),
+            index % 3 + 1,
+            channel="online",
+        )
 
     customers = [{key: c[key] for key in CUSTOMER_COLUMNS} for c in b.customers]
     lines = sorted(b.lines, key=lambda line: (line["order_datetime"], line["order_id"], line["product_id"]))
@@ -422,13 +482,17 @@ def _write(path: Path, columns: list[str], rows: list[dict]) -> None:
             writer.writerow([_csv_value(row[column]) for column in columns])
 
 
-def generate(as_of: datetime | None = None, out_dir: Path | str = Path(__file__).resolve().parent,
-             seed: int = DEFAULT_SEED) -> dict[str, int]:
+SEEDS_DIR = Path(__file__).resolve().parent
+
+
+def generate(
+    as_of: datetime | None = None, out_dir: Path | str = SEEDS_DIR, seed: int = DEFAULT_SEED
+) -> dict[str, int]:
     """Write both seed CSVs into ``out_dir`` relative to ``as_of`` (default: now, UTC).
 
     A naive ``as_of`` is UTC. Returns counts: customers (rows of customer_360), lines and orders.
     """
-    as_of = _to_naive_utc(as_of or datetime.now(timezone.utc))
+    as_of = _to_naive_utc(as_of or datetime.now(UTC))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     customers, lines = build(as_of, seed)
@@ -450,15 +514,25 @@ def _parse_as_of(text: str) -> datetime:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--as-of", type=_parse_as_of, default=None,
-                        help="the moment the data is relative to (ISO 8601; no offset = UTC; default: now)")
-    parser.add_argument("--out-dir", type=Path, default=Path(__file__).resolve().parent,
-                        help="directory for the two CSV files (default: this script's directory)")
+    parser.add_argument(
+        "--as-of",
+        type=_parse_as_of,
+        default=None,
+        help="the moment the data is relative to (ISO 8601; no offset = UTC; default: now)",
+    )
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        default=Path(__file__).resolve().parent,
+        help="directory for the two CSV files (default: this script's directory)",
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (default: %(default)s)")
     args = parser.parse_args(argv)
     counts = generate(args.as_of, args.out_dir, args.seed)
-    print(f"wrote {counts['customers']} customers and {counts['lines']} lines ({counts['orders']} orders) "
-          f"to {args.out_dir}")
+    print(
+        f"wrote {counts['customers']} customers and {counts['lines']} lines ({counts['orders']} orders) "
+        f"to {args.out_dir}"
+    )
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -31,7 +31,7 @@ def meta():
 
 
 def utc_now_naive() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 def order_lines(count: int, first: int = 0, hours_ago: float = 5, customers: int = 50) -> list[dict]:
@@ -103,14 +103,23 @@ def model(tmp_path) -> ModelFile:
     target = tmp_path / "target"
     target.mkdir()
     node = {"resource_type": "model", "name": "meta_offline_events", "schema": "main", "alias": "meta_offline_events"}
-    (target / "manifest.json").write_text(json.dumps({"nodes": {"model.offline_conversions.meta_offline_events": node}}))
+    (target / "manifest.json").write_text(
+        json.dumps({"nodes": {"model.offline_conversions.meta_offline_events": node}})
+    )
     return ModelFile(tmp_path / "warehouse.duckdb", target)
 
 
 @pytest.fixture
 def scheduled_env(monkeypatch):
     """The environment of a scheduled run: a token and a dataset, nothing from the developer's shell."""
-    for name in ("META_APP_SECRET", "META_TEST_EVENT_CODE", "DBT_DUCKDB_PATH", "DBT_TARGET_PATH", "META_API_VERSION", "META_GRAPH_URL"):
+    for name in (
+        "META_APP_SECRET",
+        "META_TEST_EVENT_CODE",
+        "DBT_DUCKDB_PATH",
+        "DBT_TARGET_PATH",
+        "META_API_VERSION",
+        "META_GRAPH_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("META_ACCESS_TOKEN", TOKEN)
     monkeypatch.setenv("META_DATASET_ID", DATASET)

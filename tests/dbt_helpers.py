@@ -20,9 +20,9 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Mapping, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # What dbt reads: the project file and the folders it names (seeds holds only the generator).
@@ -41,8 +41,9 @@ def copy_project(dest: Path | str) -> Path:
     for name in PROJECT_FILES:
         source = REPO_ROOT / name
         if source.is_dir():
-            shutil.copytree(source, dest / name, dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns("*.csv", "__pycache__"))
+            shutil.copytree(
+                source, dest / name, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.csv", "__pycache__")
+            )
         elif source.exists():
             shutil.copy2(source, dest / name)
     return dest

@@ -1,7 +1,7 @@
 """A local stand-in for Meta's Graph API (Conversions API + token endpoints) for tests.
 
 Nothing here reaches the internet: a stdlib ``ThreadingHTTPServer`` on 127.0.0.1 (ephemeral
-port) in a daemon thread, behaving as /work/shared/docs/meta-capi.md describes.
+port) in a daemon thread, behaving as Meta documents its Conversions API (requests, limits, errors, token endpoints).
 
 Usage::
 
@@ -105,6 +105,7 @@ Recorded (thread-safe copies)
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import hashlib
@@ -115,9 +116,10 @@ import secrets
 import socket
 import threading
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 __all__ = ["FakeMeta", "RecordedRequest", "appsecret_proof", "sha256_hex"]
@@ -127,10 +129,19 @@ LONG_LIVED_SECONDS = 5183944
 MAX_BODY = 64 * 1024 * 1024
 REDACTED = "<redacted>"
 
-ACTION_SOURCES = frozenset({
-    "email", "website", "app", "phone_call", "chat", "physical_store",
-    "system_generated", "business_messaging", "other",
-})
+ACTION_SOURCES = frozenset(
+    {
+        "email",
+        "website",
+        "app",
+        "phone_call",
+        "chat",
+        "physical_store",
+        "system_generated",
+        "business_messaging",
+        "other",
+    }
+)
 HASHED_KEYS = ("em", "ph", "fn", "ln", "db", "ge", "ct", "st", "zp", "country", "external_id")
 UNHASHED_KEYS = ("client_user_agent", "client_ip_address", "fbc", "fbp")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -140,8 +151,7 @@ _EVENTS_PATH = re.compile(rf"/({_VERSION})/([^/]+)/events/?")
 _EXCHANGE_PATH = re.compile(rf"/({_VERSION})/oauth/access_token/?")
 _DEBUG_PATH = re.compile(rf"(?:/({_VERSION}))?/debug_token/?")
 
-SUB_GENERIC, SUB_TOO_OLD, SUB_FUTURE, SUB_NO_CUSTOMER, SUB_TOO_MANY = (
-    2804019, 2804003, 2804004, 2804050, 2804001)
+SUB_GENERIC, SUB_TOO_OLD, SUB_FUTURE, SUB_NO_CUSTOMER, SUB_TOO_MANY = (2804019, 2804003, 2804004, 2804050, 2804001)
 TOS_URL = "https://business.facebook.com/ads/manage/customaudiences/tos/?act={act}"
 
 
@@ -177,8 +187,7 @@ class RecordedRequest:
 class _Reply:
     """What a handler sends back: a JSON body (or raw text) plus status and headers."""
 
-    def __init__(self, status: int, body: Any, headers: dict | None = None,
-                 drop: bool = False, raw: str | None = None):
+    def __init__(self, status: int, body: Any, headers: dict | None = None, drop: bool = False, raw: str | None = None):
         self.status, self.body, self.headers = status, body, dict(headers or {})
         self.drop, self.raw = drop, raw
 
@@ -204,18 +213,27 @@ def _is_hashed(value: Any) -> bool:
 
 
 def _http_date(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%A, %d-%b-%y %H:%M:%S UTC")
+    return datetime.fromtimestamp(ts, UTC).strftime("%A, %d-%b-%y %H:%M:%S UTC")
 
 
 class FakeMeta:
-    def __init__(self, *, token: str | list[str] | tuple = "test-token",
-                 dataset_ids=("1234567890",), app_id: str = "100000000000001",
-                 app_secret: str | None = None, require_proof: bool = True,
-                 delay: float = 0.0, index_in_errors: bool = True,
-                 now: float | Callable[[], float] | None = None,
-                 expire_after: int | None = None, auth_status: int = 400,
-                 max_events: int = 1000, clock_skew: int = 10,
-                 scopes=("ads_management", "business_management")):
+    def __init__(
+        self,
+        *,
+        token: str | list[str] | tuple = "test-token",  # noqa: S107 (a fake)
+        dataset_ids=("1234567890",),
+        app_id: str = "100000000000001",
+        app_secret: str | None = None,
+        require_proof: bool = True,
+        delay: float = 0.0,
+        index_in_errors: bool = True,
+        now: float | Callable[[], float] | None = None,
+        expire_after: int | None = None,
+        auth_status: int = 400,
+        max_events: int = 1000,
+        clock_skew: int = 10,
+        scopes=("ads_management", "business_management"),
+    ):
         self.app_id, self.app_secret, self.require_proof = str(app_id), app_secret, require_proof
         self.dataset_ids = {str(d) for d in dataset_ids}
         self.delay, self.index_in_errors, self.now = delay, index_in_errors, now
@@ -239,7 +257,7 @@ class FakeMeta:
         self._thread: threading.Thread | None = None
 
     # ----------------------------------------------------------------- lifecycle
-    def start(self) -> "FakeMeta":
+    def start(self) -> FakeMeta:
         if self._server is not None:
             return self
         fake = self
@@ -257,8 +275,8 @@ class FakeMeta:
         self._stopping.clear()
         self._server = Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
-            name="fake-meta", daemon=True)
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, name="fake-meta", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -272,14 +290,12 @@ class FakeMeta:
         with self._lock:
             conns = list(self._conns)
         for conn in conns:  # idle keep-alive connections: end them now
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> "FakeMeta":
+    def __enter__(self) -> FakeMeta:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -408,9 +424,18 @@ class FakeMeta:
                     self._trace_ids.add(tid)
                     return tid
 
-    def _error(self, status: int, code: int, message: str, *, subcode: int | None = None,
-               transient: bool = False, title: str | None = None,
-               user_msg: str | None = None, headers: dict | None = None) -> _Reply:
+    def _error(
+        self,
+        status: int,
+        code: int,
+        message: str,
+        *,
+        subcode: int | None = None,
+        transient: bool = False,
+        title: str | None = None,
+        user_msg: str | None = None,
+        headers: dict | None = None,
+    ) -> _Reply:
         err: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code}
         if subcode is not None:
             err["error_subcode"] = subcode
@@ -422,8 +447,7 @@ class FakeMeta:
         err["fbtrace_id"] = self._trace_id()
         hdrs = dict(headers or {})
         if code == 190:
-            hdrs.setdefault("WWW-Authenticate",
-                            f'OAuth "Facebook Platform" "invalid_token" "{message}"')
+            hdrs.setdefault("WWW-Authenticate", f'OAuth "Facebook Platform" "invalid_token" "{message}"')
         return _Reply(status, {"error": err}, hdrs)
 
     def _token_state(self, token: str | None) -> str:
@@ -444,23 +468,22 @@ class FakeMeta:
         if state == "valid":
             return None
         if state == "missing":
-            return self._error(self.auth_status, 190,
-                               "An access token is required to request this resource.")
+            return self._error(self.auth_status, 190, "An access token is required to request this resource.")
         if state == "invalid":
-            return self._error(self.auth_status, 190,
-                               "Invalid OAuth access token - Cannot parse access token")
+            return self._error(self.auth_status, 190, "Invalid OAuth access token - Cannot parse access token")
         return self._error(self.auth_status, 190, self._expired_message(token), subcode=463)
 
     def _expired_message(self, token: str) -> str:
         with self._lock:
             info = self._tokens[token]
         when = info.expired_at if info.expired_at is not None else info.expires_at
-        return (f"Error validating access token: Session has expired on {_http_date(when)}. "
-                f"The current time is {_http_date(self._now())}.")
+        return (
+            f"Error validating access token: Session has expired on {_http_date(when)}. "
+            f"The current time is {_http_date(self._now())}."
+        )
 
     # ----------------------------------------------------------------- endpoints
-    def _handle(self, method: str, path: str, params: dict, headers: dict,
-                rec: RecordedRequest) -> _Reply:
+    def _handle(self, method: str, path: str, params: dict, headers: dict, rec: RecordedRequest) -> _Reply:
         m = _EVENTS_PATH.fullmatch(path)
         if m:
             rec.version, rec.dataset_id = m.group(1), m.group(2)
@@ -477,19 +500,20 @@ class FakeMeta:
 
     def _unsupported(self, method: str, object_id: str) -> _Reply:
         return self._error(
-            400, 100,
+            400,
+            100,
             f"Unsupported {method.lower()} request. Object with ID '{object_id}' does not "
             "exist, cannot be loaded due to missing permissions, or does not support this "
             "operation. Please read the Graph API documentation at "
-            "https://developers.facebook.com/docs/graph-api", subcode=33)
+            "https://developers.facebook.com/docs/graph-api",
+            subcode=33,
+        )
 
     def _events(self, rec: RecordedRequest, params: dict, headers: dict) -> _Reply:
         data = params.get("data")
         if isinstance(data, str):
-            try:
+            with contextlib.suppress(ValueError):
                 data = json.loads(data)
-            except ValueError:
-                pass
         if isinstance(data, list):
             rec.events = data  # recorded even when the request then fails
 
@@ -504,12 +528,11 @@ class FakeMeta:
         if self.app_secret is not None:
             proof = params.get("appsecret_proof")
             if not proof and self.require_proof:
-                return self._error(400, 100, "API calls from the server require an "
-                                   "appsecret_proof argument")
+                return self._error(400, 100, "API calls from the server require an appsecret_proof argument")
             if proof and not hmac.compare_digest(
-                    str(proof).encode(), appsecret_proof(self.app_secret, rec.token).encode()):
-                return self._error(400, 100,
-                                   "Invalid appsecret_proof provided in the API argument")
+                str(proof).encode(), appsecret_proof(self.app_secret, rec.token).encode()
+            ):
+                return self._error(400, 100, "Invalid appsecret_proof provided in the API argument")
         if rec.dataset_id not in self.dataset_ids:
             return self._unsupported("POST", rec.dataset_id)
 
@@ -521,10 +544,13 @@ class FakeMeta:
             return self._error(400, 100, "(#100) param data must be a non-empty array.")
         if len(data) > self.max_events:
             return self._error(
-                400, 100, "Invalid parameter", subcode=SUB_TOO_MANY,
+                400,
+                100,
+                "Invalid parameter",
+                subcode=SUB_TOO_MANY,
                 title="Too Many Events",
-                user_msg=f"A request can contain at most {self.max_events} events; "
-                         f"this one has {len(data)}.")
+                user_msg=f"A request can contain at most {self.max_events} events; this one has {len(data)}.",
+            )
 
         now = self._now()
         with self._lock:
@@ -535,8 +561,7 @@ class FakeMeta:
                 field, subcode, title, reason = problem
                 where = f"data[{i}]" + "".join(f"[{f}]" for f in field)
                 msg = f"{where}: {reason}" if self.index_in_errors else reason
-                return self._error(400, 100, "Invalid parameter", subcode=subcode,
-                                   title=title, user_msg=msg)
+                return self._error(400, 100, "Invalid parameter", subcode=subcode, title=title, user_msg=msg)
 
         trace = self._trace_id()
         with self._lock:
@@ -552,8 +577,9 @@ class FakeMeta:
                         self._expire_all_locked()
         if expired:
             return self._token_error(rec.token)
-        return _Reply(200, {"events_received": len(data), "messages": [], "fbtrace_id": trace},
-                      {"x-fb-trace-id": trace})
+        return _Reply(
+            200, {"events_received": len(data), "messages": [], "fbtrace_id": trace}, {"x-fb-trace-id": trace}
+        )
 
     def _fault_reply(self, kind: str, opts: dict, n_events: int) -> _Reply:
         opts = dict(opts)
@@ -562,53 +588,66 @@ class FakeMeta:
         headers = dict(opts.pop("headers", {}) or {})
         if kind == "miscount":
             trace = self._trace_id()
-            return _Reply(200, {"events_received": opts.get("received", max(n_events - 1, 0)),
-                                "messages": [], "fbtrace_id": trace}, headers)
+            return _Reply(
+                200,
+                {"events_received": opts.get("received", max(n_events - 1, 0)), "messages": [], "fbtrace_id": trace},
+                headers,
+            )
         spec = dict(_FAULT_KINDS[kind])
         if kind == "throttle":
             code = opts.get("code", spec["code"])
             spec["message"] = _THROTTLE_MESSAGES.get(
-                code, f"(#{code}) There have been too many calls from this ad-account. "
-                      "Wait a bit and try again.")
+                code, f"(#{code}) There have been too many calls from this ad-account. Wait a bit and try again."
+            )
             if code in (80000, 80003, 80004, 80014):
                 spec["subcode"] = 2446079
             if opts.get("retry_after") is not None:
                 headers["Retry-After"] = str(opts.pop("retry_after"))
             minutes = opts.pop("regain_minutes", None)
             if minutes is not None:
-                headers["X-Business-Use-Case-Usage"] = json.dumps({
-                    "1234567890": [{"type": "ads_management", "call_count": 100,
-                                    "total_cputime": 30, "total_time": 30,
-                                    "estimated_time_to_regain_access": minutes}]})
+                headers["X-Business-Use-Case-Usage"] = json.dumps(
+                    {
+                        "1234567890": [
+                            {
+                                "type": "ads_management",
+                                "call_count": 100,
+                                "total_cputime": 30,
+                                "total_time": 30,
+                                "estimated_time_to_regain_access": minutes,
+                            }
+                        ]
+                    }
+                )
         elif kind == "server_error":
             if opts.get("code", 2) == 1:
                 spec["message"] = "An unknown error occurred"
             if not opts.pop("body", True):
                 status = opts.get("status", spec["status"])
-                return _Reply(status, None, headers,
-                              raw=f"<html><body><h1>{status} Server Error</h1></body></html>")
+                return _Reply(status, None, headers, raw=f"<html><body><h1>{status} Server Error</h1></body></html>")
         elif kind == "tos":
             url = TOS_URL.format(act=opts.pop("act", "1234567890"))
-            spec["message"] = ("(#200) Terms of service has not been accepted. Please agree "
-                               f"to the Custom Audience terms at {url}")
-            spec["user_msg"] = ("You need to accept the Custom Audience Terms before you can "
-                                f"upload customer information. Please agree to them at {url}")
+            spec["message"] = (
+                f"(#200) Terms of service has not been accepted. Please agree to the Custom Audience terms at {url}"
+            )
+            spec["user_msg"] = (
+                "You need to accept the Custom Audience Terms before you can "
+                f"upload customer information. Please agree to them at {url}"
+            )
         spec.update(opts)
         spec.pop("retry_after", None)
-        return self._error(spec.pop("status"), spec.pop("code"), spec.pop("message"),
-                           headers=headers, **spec)
+        return self._error(spec.pop("status"), spec.pop("code"), spec.pop("message"), headers=headers, **spec)
 
     def _exchange(self, params: dict) -> _Reply:
         for name in ("client_id", "client_secret", "fb_exchange_token"):
             if not params.get(name):
-                return self._error(400, 101 if name == "client_id" else 100,
-                                   f"Missing {name} parameter.")
+                return self._error(400, 101 if name == "client_id" else 100, f"Missing {name} parameter.")
         if params.get("grant_type") != "fb_exchange_token":
             return self._error(400, 100, "Unsupported grant_type")
         if params["client_id"] != self.app_id:
             return self._error(400, 101, "Error validating application. Invalid application ID.")
         if self.app_secret is None or not hmac.compare_digest(
-                str(params["client_secret"]).encode(), self.app_secret.encode()):
+            str(params["client_secret"]).encode(), self.app_secret.encode()
+        ):
             return self._error(400, 1, "Error validating client secret.")
         err = self._token_error(params["fb_exchange_token"])
         if err:
@@ -618,8 +657,7 @@ class FakeMeta:
         with self._lock:
             self._tokens[new] = _Token(expires_at=now + LONG_LIVED_SECONDS, issued_at=now)
             self._issued.append(new)
-        return _Reply(200, {"access_token": new, "token_type": "bearer",
-                            "expires_in": LONG_LIVED_SECONDS})
+        return _Reply(200, {"access_token": new, "token_type": "bearer", "expires_in": LONG_LIVED_SECONDS})
 
     def _debug_token(self, params: dict) -> _Reply:
         caller = params.get("access_token")
@@ -633,38 +671,54 @@ class FakeMeta:
             return self._error(400, 100, "(#100) The parameter input_token is required")
         state = self._token_state(token)
         if state != "valid" and state != "expired":
-            return _Reply(200, {"data": {"error": {"code": 190,
-                                                   "message": "Invalid OAuth access token."},
-                                         "is_valid": False, "scopes": []}})
+            return _Reply(
+                200,
+                {
+                    "data": {
+                        "error": {"code": 190, "message": "Invalid OAuth access token."},
+                        "is_valid": False,
+                        "scopes": [],
+                    }
+                },
+            )
         with self._lock:
             info = dataclasses.replace(self._tokens[token])
         data: dict[str, Any] = {
-            "app_id": self.app_id, "type": info.type, "application": "Fake Meta App",
+            "app_id": self.app_id,
+            "type": info.type,
+            "application": "Fake Meta App",
             "data_access_expires_at": info.issued_at + 90 * 86400,
-            "expires_at": info.expires_at, "is_valid": state == "valid",
-            "issued_at": info.issued_at, "scopes": list(self.scopes),
-            "granular_scopes": [{"scope": s} for s in self.scopes], "user_id": "10000000001",
+            "expires_at": info.expires_at,
+            "is_valid": state == "valid",
+            "issued_at": info.issued_at,
+            "scopes": list(self.scopes),
+            "granular_scopes": [{"scope": s} for s in self.scopes],
+            "user_id": "10000000001",
         }
         if state == "expired":
             if info.expired_at is not None:
                 data["expires_at"] = int(info.expired_at)
-            data["error"] = {"code": 190, "message": self._expired_message(token),
-                             "subcode": 463}
+            data["error"] = {"code": 190, "message": self._expired_message(token), "subcode": 463}
         return _Reply(200, {"data": data})
 
 
 _FAULT_KINDS: dict[str, dict] = {
     "throttle": {"status": 400, "code": 4, "transient": True},
-    "server_error": {"status": 500, "code": 2, "transient": True,
-                     "message": "An unexpected error has occurred. Please retry your request "
-                                "later."},
+    "server_error": {
+        "status": 500,
+        "code": 2,
+        "transient": True,
+        "message": "An unexpected error has occurred. Please retry your request later.",
+    },
     "drop": {},
-    "tos": {"status": 403, "code": 200, "subcode": 1870034,
-            "title": "Custom Audience Terms Not Accepted"},
-    "policy": {"status": 400, "code": 368, "title": "Action Blocked",
-               "message": "The action attempted has been deemed abusive or is otherwise "
-                          "disallowed",
-               "user_msg": "You're temporarily blocked from this action for policy reasons."},
+    "tos": {"status": 403, "code": 200, "subcode": 1870034, "title": "Custom Audience Terms Not Accepted"},
+    "policy": {
+        "status": 400,
+        "code": 368,
+        "title": "Action Blocked",
+        "message": "The action attempted has been deemed abusive or is otherwise disallowed",
+        "user_msg": "You're temporarily blocked from this action for policy reasons.",
+    },
     "miscount": {},
     "error": {"status": 400, "message": "An error occurred"},
 }
@@ -674,8 +728,8 @@ _THROTTLE_MESSAGES = {
     32: "(#32) Page request limit reached",
     613: "(#613) Calls to this api have exceeded the rate limit.",
     80004: "(#80004) There have been too many calls to this ad-account. Wait a bit and try "
-           "again. For more info, please refer to "
-           "https://developers.facebook.com/docs/graph-api/overview/rate-limiting#ads-management.",
+    "again. For more info, please refer to "
+    "https://developers.facebook.com/docs/graph-api/overview/rate-limiting#ads-management.",
 }
 
 
@@ -689,21 +743,36 @@ def _validate_event(ev: Any, now: float, skew: int, reject_ids: set, reject_orde
         return ("event_name",), SUB_GENERIC, bad, "The parameter event_name is required."
     t = ev.get("event_time")
     if type(t) is not int:
-        return (("event_time",), SUB_GENERIC, bad,
-                "The parameter event_time is required and must be an integer Unix timestamp.")
+        return (
+            ("event_time",),
+            SUB_GENERIC,
+            bad,
+            "The parameter event_time is required and must be an integer Unix timestamp.",
+        )
     source = ev.get("action_source")
     if source not in ACTION_SOURCES:
-        return (("action_source",), SUB_GENERIC, bad,
-                f"The parameter action_source must be one of {sorted(ACTION_SOURCES)}.")
+        return (
+            ("action_source",),
+            SUB_GENERIC,
+            bad,
+            f"The parameter action_source must be one of {sorted(ACTION_SOURCES)}.",
+        )
     if t > now + skew:
-        return (("event_time",), SUB_FUTURE, "Event Timestamp In Future",
-                "The timestamp for this event is in the future. Enter a timestamp that has "
-                "already occurred.")
+        return (
+            ("event_time",),
+            SUB_FUTURE,
+            "Event Timestamp In Future",
+            "The timestamp for this event is in the future. Enter a timestamp that has already occurred.",
+        )
     max_days = 62 if source == "physical_store" else 7
     if t < now - max_days * 86400:
-        return (("event_time",), SUB_TOO_OLD, "Event Timestamp Too Old",
-                "The timestamp for this event is too far in the past. Events need to be sent "
-                f"from your server within {max_days} days of when they occurred.")
+        return (
+            ("event_time",),
+            SUB_TOO_OLD,
+            "Event Timestamp Too Old",
+            "The timestamp for this event is too far in the past. Events need to be sent "
+            f"from your server within {max_days} days of when they occurred.",
+        )
     eid = ev.get("event_id")
     if eid is not None and not isinstance(eid, str):
         return ("event_id",), SUB_GENERIC, bad, "The parameter event_id must be a string."
@@ -712,23 +781,35 @@ def _validate_event(ev: Any, now: float, skew: int, reject_ids: set, reject_orde
         return ("user_data",), SUB_GENERIC, bad, "The parameter user_data is required."
     for key in HASHED_KEYS:
         if key in ud and not _is_hashed(ud[key]):
-            return (("user_data", key), SUB_GENERIC, "Invalid Customer Information",
-                    f"The value of {key} must be a SHA-256 hash (64 lowercase hex digits) or "
-                    "a non-empty list of them.")
+            return (
+                ("user_data", key),
+                SUB_GENERIC,
+                "Invalid Customer Information",
+                f"The value of {key} must be a SHA-256 hash (64 lowercase hex digits) or a non-empty list of them.",
+            )
     for key in UNHASHED_KEYS:
         if key in ud and (not isinstance(ud[key], str) or _HEX64.fullmatch(ud[key])):
-            return (("user_data", key), SUB_GENERIC, "Invalid Customer Information",
-                    f"The value of {key} must be a plain, unhashed string.")
+            return (
+                ("user_data", key),
+                SUB_GENERIC,
+                "Invalid Customer Information",
+                f"The value of {key} must be a plain, unhashed string.",
+            )
     if not (ud.get("em") or ud.get("ph")):
-        return (("user_data",), SUB_NO_CUSTOMER, "Insufficient Customer Information",
-                "The user_data of this event needs at least an email (em) or a phone (ph).")
+        return (
+            ("user_data",),
+            SUB_NO_CUSTOMER,
+            "Insufficient Customer Information",
+            "The user_data of this event needs at least an email (em) or a phone (ph).",
+        )
     if source == "website":
-        for path, ok in ((("user_data", "client_user_agent"), ud.get("client_user_agent")),
-                         (("event_id",), eid), (("event_source_url",),
-                                                ev.get("event_source_url"))):
+        for path, ok in (
+            (("user_data", "client_user_agent"), ud.get("client_user_agent")),
+            (("event_id",), eid),
+            (("event_source_url",), ev.get("event_source_url")),
+        ):
             if not ok:
-                return (path, SUB_GENERIC, bad,
-                        f"The parameter {path[-1]} is required for website events.")
+                return (path, SUB_GENERIC, bad, f"The parameter {path[-1]} is required for website events.")
     cd = ev.get("custom_data")
     if cd is not None:
         if not isinstance(cd, dict):
@@ -736,28 +817,36 @@ def _validate_event(ev: Any, now: float, skew: int, reject_ids: set, reject_orde
         if "value" in cd:
             v = cd["value"]
             if isinstance(v, bool) or not isinstance(v, (int, float)):
-                return (("custom_data", "value"), SUB_GENERIC, bad,
-                        "The parameter value must be a number.")
+                return (("custom_data", "value"), SUB_GENERIC, bad, "The parameter value must be a number.")
             cur = cd.get("currency")
             if not isinstance(cur, str) or not _CURRENCY.fullmatch(cur):
-                return (("custom_data", "currency"), SUB_GENERIC, "Invalid Currency Code",
-                        "A valid ISO 4217 currency code is required with value.")
+                return (
+                    ("custom_data", "currency"),
+                    SUB_GENERIC,
+                    "Invalid Currency Code",
+                    "A valid ISO 4217 currency code is required with value.",
+                )
         contents = cd.get("contents")
         if contents is not None:
             if not isinstance(contents, list):
-                return (("custom_data", "contents"), SUB_GENERIC, bad,
-                        "contents must be an array.")
+                return (("custom_data", "contents"), SUB_GENERIC, bad, "contents must be an array.")
             for j, item in enumerate(contents):
-                ok = (isinstance(item, dict) and item.get("id") not in (None, "")
-                      and isinstance(item.get("id"), (str, int))
-                      and type(item.get("quantity")) is int)
+                ok = (
+                    isinstance(item, dict)
+                    and item.get("id") not in (None, "")
+                    and isinstance(item.get("id"), (str, int))
+                    and type(item.get("quantity")) is int
+                )
                 if not ok:
-                    return (("custom_data", "contents", str(j)), SUB_GENERIC, bad,
-                            "Each item of contents needs an id and an integer quantity.")
+                    return (
+                        ("custom_data", "contents", str(j)),
+                        SUB_GENERIC,
+                        bad,
+                        "Each item of contents needs an id and an integer quantity.",
+                    )
         order = cd.get("order_id")
         if order is not None and str(order) in reject_orders:
-            return (("custom_data", "order_id"), SUB_GENERIC, bad,
-                    f"The event with order_id {order!r} is invalid.")
+            return (("custom_data", "order_id"), SUB_GENERIC, bad, f"The event with order_id {order!r} is invalid.")
     if eid is not None and eid in reject_ids:
         return ("event_id",), SUB_GENERIC, bad, f"The event with event_id {eid!r} is invalid."
     return None
@@ -800,10 +889,16 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         query = parse_qs(split.query, keep_blank_values=True)
         headers = {k.lower(): v for k, v in self.headers.items()}
-        rec = RecordedRequest(method=method, path=split.path, query=query,
-                              request_line=self.requestline, headers=dict(headers),
-                              content_type=headers.get("content-type", ""), fields={},
-                              received_at=time.time())
+        rec = RecordedRequest(
+            method=method,
+            path=split.path,
+            query=query,
+            request_line=self.requestline,
+            headers=dict(headers),
+            content_type=headers.get("content-type", ""),
+            fields={},
+            received_at=time.time(),
+        )
         if "authorization" in rec.headers:
             scheme = rec.headers["authorization"].split(" ", 1)[0]
             rec.headers["authorization"] = f"{scheme} {REDACTED}"
@@ -818,24 +913,31 @@ class _Handler(BaseHTTPRequestHandler):
                 reply = fake._error(400, 100, f"(#100) {exc.message}")
             else:
                 params = {**query_params, **body_params}
-                rec.fields = {k: (REDACTED if k in ("access_token", "fb_exchange_token")
-                                  else v) for k, v in params.items()}
+                rec.fields = {
+                    k: (REDACTED if k in ("access_token", "fb_exchange_token") else v) for k, v in params.items()
+                }
                 rec.token, rec.token_source = _find_token(body_params, query_params, headers)
                 reply = fake._handle(method, split.path, params, headers, rec)
         except Exception as exc:  # a bug in the fake: record it, answer 500
             with fake._lock:
                 fake._errors.append(exc)
-            reply = _Reply(500, {"error": {"message": f"fake_meta internal error: {exc!r}",
-                                           "type": "FakeMetaError", "code": 1,
-                                           "is_transient": False}})
+            reply = _Reply(
+                500,
+                {
+                    "error": {
+                        "message": f"fake_meta internal error: {exc!r}",
+                        "type": "FakeMetaError",
+                        "code": 1,
+                        "is_transient": False,
+                    }
+                },
+            )
         if fake.delay:
             fake._stopping.wait(fake.delay)
         if reply.drop:
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         rec.status, rec.response = reply.status, reply.body
         if isinstance(reply.body, dict):
@@ -854,12 +956,12 @@ class _Handler(BaseHTTPRequestHandler):
                     return b"".join(parts)
                 total += size
                 if total > MAX_BODY:
-                    raise _BadRequest("Request body too large")
+                    raise _BadRequest("Request body too large") from None
                 parts.append(self.rfile.read(size))
                 self.rfile.readline(1024)
         length = int(headers.get("content-length") or 0)
         if length > MAX_BODY:
-            raise _BadRequest("Request body too large")
+            raise _BadRequest("Request body too large") from None
         return self.rfile.read(length) if length > 0 else b""
 
     def _send(self, reply: _Reply) -> None:
@@ -896,23 +998,23 @@ def _parse_body(content_type: str, body: bytes) -> dict[str, Any]:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise _BadRequest("The request body is not valid UTF-8")
+        raise _BadRequest("The request body is not valid UTF-8") from None
     if ctype == "application/json":
         try:
             obj = json.loads(text)
         except ValueError:
-            raise _BadRequest("The request body is not valid JSON")
+            raise _BadRequest("The request body is not valid JSON") from None
         if not isinstance(obj, dict):
-            raise _BadRequest("The JSON request body must be an object")
+            raise _BadRequest("The JSON request body must be an object") from None
         return obj
     if ctype == "multipart/form-data":
         m = re.search(r'boundary="?([^";]+)"?', content_type)
         if not m:
-            raise _BadRequest("multipart/form-data without a boundary")
+            raise _BadRequest("multipart/form-data without a boundary") from None
         return _parse_multipart(body, m.group(1).encode("latin-1"))
     if ctype in ("application/x-www-form-urlencoded", ""):
         return {k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()}
-    raise _BadRequest(f"Unsupported Content-Type {ctype}")
+    raise _BadRequest(f"Unsupported Content-Type {ctype}") from None
 
 
 def _parse_multipart(body: bytes, boundary: bytes) -> dict[str, str]:
@@ -925,14 +1027,14 @@ def _parse_multipart(body: bytes, boundary: bytes) -> dict[str, str]:
             chunk = chunk[2:]
         head, sep, content = chunk.partition(b"\r\n\r\n")
         if not sep:
-            raise _BadRequest("Malformed multipart body")
+            raise _BadRequest("Malformed multipart body") from None
         if content.endswith(b"\r\n"):
             content = content[:-2]
         m = re.search(rb'name="([^"]*)"', head)
         if not m:
-            raise _BadRequest("multipart part without a name")
+            raise _BadRequest("multipart part without a name") from None
         try:
             fields[m.group(1).decode("utf-8")] = content.decode("utf-8")
         except UnicodeDecodeError:
-            raise _BadRequest("A multipart field is not valid UTF-8")
+            raise _BadRequest("A multipart field is not valid UTF-8") from None
     return fields

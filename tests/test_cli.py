@@ -28,7 +28,9 @@ def test_help_lists_environment_and_exit_codes(capsys):
         ({}, ["--api-version", "26"], "looks like v26.0"),
     ],
 )
-def test_configuration_errors_exit_2_with_what_to_do(model, export_env, monkeypatch, capsys, env_changes, args, message):
+def test_configuration_errors_exit_2_with_what_to_do(
+    model, export_env, monkeypatch, capsys, env_changes, args, message
+):
     model.write(order_lines(1))
     for name in env_changes:
         monkeypatch.delenv(name)

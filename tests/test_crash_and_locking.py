@@ -21,7 +21,12 @@ def start_exporter(model, meta) -> subprocess.Popen:
         "META_DATASET_ID": DATASET,
         "META_GRAPH_URL": meta.url,
     }
-    command = [sys.executable, "-m", "exporter", *model.args("-q", "--batch-size", str(BATCH), "--concurrency", str(CONCURRENCY))]
+    command = [
+        sys.executable,
+        "-m",
+        "exporter",
+        *model.args("-q", "--batch-size", str(BATCH), "--concurrency", str(CONCURRENCY)),
+    ]
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

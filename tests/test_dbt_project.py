@@ -24,11 +24,25 @@ VARS = {"as_of": "2026-11-23 12:00:00"}
 DATASET = "1234567890"
 
 CONTRACT_COLUMNS = [
-    ("external_id", "VARCHAR"), ("email", "VARCHAR"), ("phone", "VARCHAR"), ("given_name", "VARCHAR"),
-    ("surname", "VARCHAR"), ("birthdate", "DATE"), ("gender", "VARCHAR"), ("city", "VARCHAR"),
-    ("state", "VARCHAR"), ("postal", "VARCHAR"), ("country", "VARCHAR"), ("order_id", "VARCHAR"),
-    ("quantity", "INTEGER"), ("product_id", "VARCHAR"), ("timestamp", "TIMESTAMP"), ("price", "DOUBLE"),
-    ("currency", "VARCHAR"), ("action_source", "VARCHAR"), ("event_name", "VARCHAR"),
+    ("external_id", "VARCHAR"),
+    ("email", "VARCHAR"),
+    ("phone", "VARCHAR"),
+    ("given_name", "VARCHAR"),
+    ("surname", "VARCHAR"),
+    ("birthdate", "DATE"),
+    ("gender", "VARCHAR"),
+    ("city", "VARCHAR"),
+    ("state", "VARCHAR"),
+    ("postal", "VARCHAR"),
+    ("country", "VARCHAR"),
+    ("order_id", "VARCHAR"),
+    ("quantity", "INTEGER"),
+    ("product_id", "VARCHAR"),
+    ("timestamp", "TIMESTAMP"),
+    ("price", "DOUBLE"),
+    ("currency", "VARCHAR"),
+    ("action_source", "VARCHAR"),
+    ("event_name", "VARCHAR"),
 ]
 
 # Deliberate cases of seeds/generate_sample_data.py: order_id -> model rows with 62 / 7 days.
@@ -85,8 +99,13 @@ def expected_rows(db_path, lookback_days: int, schema: str = "amperity_sample") 
         customer = {key: _clean(value) if key != "birthdate" else value for key, value in customer.items()}
         if customer["amperity_id"] is None:
             continue
-        key = (customer["email"] is None and customer["phone"] is None, customer["email"] is None,
-               customer["phone"] is None, customer["email"] or "\uffff", customer["phone"] or "\uffff")
+        key = (
+            customer["email"] is None and customer["phone"] is None,
+            customer["email"] is None,
+            customer["phone"] is None,
+            customer["email"] or "\uffff",
+            customer["phone"] or "\uffff",
+        )
         current = best.get(customer["amperity_id"])
         if current is None or key < current[0]:
             best[customer["amperity_id"]] = (key, customer)
@@ -104,8 +123,19 @@ def expected_rows(db_path, lookback_days: int, schema: str = "amperity_sample") 
             continue
         currency = (_clean(line["currency"]) or "USD").upper()
         price = float(line["item_revenue"]) / line["item_quantity"]
-        rows[(customer["amperity_id"], _clean(line["order_id"]), _clean(line["product_id"]), line["item_quantity"],
-              line["order_datetime"], round(price, 6), currency, customer["email"], customer["phone"])] += 1
+        rows[
+            (
+                customer["amperity_id"],
+                _clean(line["order_id"]),
+                _clean(line["product_id"]),
+                line["item_quantity"],
+                line["order_datetime"],
+                round(price, 6),
+                currency,
+                customer["email"],
+                customer["phone"],
+            )
+        ] += 1
     return rows
 
 
@@ -121,7 +151,7 @@ def model_rows(db_path) -> Counter:
 def _dicts(con, sql):
     cursor = con.execute(sql)
     names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def query(db_path, sql):
@@ -158,10 +188,18 @@ def first_build(work):
 # so they run concurrently.
 SCENARIOS = {
     # A first send cut short and a completed send to another dataset do not count.
-    "not_completed": ([("cut-short", DATASET, False), ("other-dataset", "999", True)],
-                      {"META_DATASET_ID": DATASET}, {}, ["build"]),
-    "completed": ([("cut-short", DATASET, False), ("finished", DATASET, True)],
-                  {"META_DATASET_ID": DATASET}, {}, ["build"]),
+    "not_completed": (
+        [("cut-short", DATASET, False), ("other-dataset", "999", True)],
+        {"META_DATASET_ID": DATASET},
+        {},
+        ["build"],
+    ),
+    "completed": (
+        [("cut-short", DATASET, False), ("finished", DATASET, True)],
+        {"META_DATASET_ID": DATASET},
+        {},
+        ["build"],
+    ),
     # Without META_DATASET_ID, a completed send to any dataset counts.
     "any_dataset": ([("other-dataset", "999", True)], {}, {}, ["run"]),
     "override": ([], {"META_DATASET_ID": DATASET}, {"lookback_days": 30}, ["run"]),
@@ -180,8 +218,10 @@ def scenarios(work, first_build):
             con.execute(f"attach '{first_build[0]}' as built (read_only)")
             con.execute("create schema crm")
             # An extra column: sources may hold more than the contract names.
-            con.execute("create table crm.unified_itemized_transactions as "
-                        "select *, 'nightly' as loaded_by from built.amperity_sample.unified_itemized_transactions")
+            con.execute(
+                "create table crm.unified_itemized_transactions as "
+                "select *, 'nightly' as loaded_by from built.amperity_sample.unified_itemized_transactions"
+            )
             con.execute("create table crm.customer_360 as select * from built.amperity_sample.customer_360")
             if runs:
                 # The columns of the exporter's table the macro relies on (it has more).
@@ -189,22 +229,31 @@ def scenarios(work, first_build):
                 con.execute(
                     "create table meta_capi.runs (run_id varchar primary key, dataset_id varchar not null, "
                     "started_at timestamp not null, finished_at timestamp, exit_code integer, "
-                    "completed boolean not null default false)")
+                    "completed boolean not null default false)"
+                )
                 for run_id, dataset_id, completed in runs:
                     started = AS_OF - timedelta(days=1)
-                    con.execute("insert into meta_capi.runs values (?, ?, ?, ?, ?, ?)",
-                                [run_id, dataset_id, started, started + timedelta(minutes=5), 0 if completed else 1,
-                                 completed])
+                    con.execute(
+                        "insert into meta_capi.runs values (?, ?, ?, ?, ?, ?)",
+                        [run_id, dataset_id, started, started + timedelta(minutes=5), 0 if completed else 1, completed],
+                    )
         try:
             # Unit tests ran in the first build; here the models and their data tests.
-            run_dbt([*command, "--exclude", "resource_type:unit_test"], project, db_path, target,
-                    vars={**VARS, "source_schema": "crm", **extra_vars}, env=env, profiles_dir=profiles)
+            run_dbt(
+                [*command, "--exclude", "resource_type:unit_test"],
+                project,
+                db_path,
+                target,
+                vars={**VARS, "source_schema": "crm", **extra_vars},
+                env=env,
+                profiles_dir=profiles,
+            )
         except Exception as error:  # reported by the scenario's own test
             return db_path, target, error
         return db_path, target, None
 
     with ThreadPoolExecutor(max_workers=max(2, min(len(SCENARIOS), os.cpu_count() or 2))) as pool:
-        return dict(zip(SCENARIOS, pool.map(run, SCENARIOS)))
+        return dict(zip(SCENARIOS, pool.map(run, SCENARIOS), strict=True))
 
 
 def scenario(scenarios, name):
@@ -228,7 +277,9 @@ def test_generator_is_deterministic_and_relative_to_as_of(tmp_path):
         line.replace(line.split(",")[2], str(datetime.fromisoformat(line.split(",")[2]) + timedelta(days=3, hours=5)))
         for line in (tmp_path / "a" / "unified_itemized_transactions.csv").read_text().splitlines()[1:]
     ]
-    assert sorted(shifted) == sorted((tmp_path / "c" / "unified_itemized_transactions.csv").read_text().splitlines()[1:])
+    assert sorted(shifted) == sorted(
+        (tmp_path / "c" / "unified_itemized_transactions.csv").read_text().splitlines()[1:]
+    )
 
 
 # -- the first build: 62 days -------------------------------------------------------------------
@@ -243,9 +294,12 @@ def test_build_passes_with_only_the_expected_warnings(first_build):
 
 
 def test_model_has_the_contract_columns_in_order(first_build):
-    columns = query(first_build[0], "select column_name, data_type from information_schema.columns "
-                                    "where table_schema = 'main' and table_name = 'meta_offline_events' "
-                                    "order by ordinal_position")
+    columns = query(
+        first_build[0],
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = 'main' and table_name = 'meta_offline_events' "
+        "order by ordinal_position",
+    )
     assert columns[: len(CONTRACT_COLUMNS)] == CONTRACT_COLUMNS
 
 
@@ -254,24 +308,37 @@ def test_first_send_keeps_62_days(first_build):
     assert {order_id: rows_62 for order_id, (rows_62, _) in CASES.items()} == counts_by_case(db_path)
     assert model_rows(db_path) == expected_rows(db_path, 62)
     assert sum(model_rows(db_path).values()) == EXPECTED_ROWS[62]
-    assert query(db_path, "select distinct window_as_of, window_lookback_days, action_source, event_name "
-                          "from main.meta_offline_events") == [(AS_OF, 62, "physical_store", "Purchase")]
+    assert query(
+        db_path,
+        "select distinct window_as_of, window_lookback_days, action_source, event_name from main.meta_offline_events",
+    ) == [(AS_OF, 62, "physical_store", "Purchase")]
 
 
 def test_first_send_window_edges(first_build):
-    timestamps = dict(query(first_build[0], "select order_id, timestamp from main.meta_offline_events "
-                                            "where order_id like 'ORD-%D-%' or order_id = 'ORD-AT-AS-OF'"))
+    timestamps = dict(
+        query(
+            first_build[0],
+            "select order_id, timestamp from main.meta_offline_events "
+            "where order_id like 'ORD-%D-%' or order_id = 'ORD-AT-AS-OF'",
+        )
+    )
     assert min(timestamps.values()) == AS_OF - timedelta(days=62) + timedelta(hours=1)
     assert max(timestamps.values()) == AS_OF
     assert timestamps["ORD-7D-EXACT"] == AS_OF - timedelta(days=7)
 
 
 def test_values_are_standardized_not_dropped(first_build):
-    rows = {row[0]: row[1:] for row in query(first_build[0], """
+    rows = {
+        row[0]: row[1:]
+        for row in query(
+            first_build[0],
+            """
         select order_id, currency, price, email, phone from main.meta_offline_events
         where order_id in ('ORD-BAD-CURRENCY', 'ORD-NULL-CURRENCY', 'ORD-LOWER-CURRENCY', 'ORD-MALFORMED-EMAIL',
                            'ORD-BAD-PHONE-ONLY', 'ORD-FREE-ITEM', 'ORD-DUPLICATE-CUSTOMER')
-    """)}
+    """,
+        )
+    }
     assert rows["ORD-BAD-CURRENCY"][0] == "US$"
     assert rows["ORD-NULL-CURRENCY"][:2] == ("USD", 19.99)  # 39.98 for 2 units
     assert rows["ORD-LOWER-CURRENCY"][0] == "EUR"

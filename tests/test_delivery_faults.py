@@ -50,13 +50,20 @@ def test_retries_stop_after_max_tries_and_the_next_run_finishes(model, meta, exp
     model.write(order_lines(60))
     meta.fail_next("server_error", count=100)
 
-    code, report = run_with_report(export_env, model, tmp_path, "--batch-size", "10", "--concurrency", "1", "--max-tries", "3")
+    code, report = run_with_report(
+        export_env, model, tmp_path, "--batch-size", "10", "--concurrency", "1", "--max-tries", "3"
+    )
 
     assert code == 1
     assert meta.accepted_events == []
     # The failed batch and the ones built while it was retried (one waiting for the connection, one
     # more being submitted) are undelivered, never posted; the rest is not read.
-    assert (report["requests"], report["retries"], report["events_undelivered"], report["completed"]) == (3, 2, 30, False)
+    assert (report["requests"], report["retries"], report["events_undelivered"], report["completed"]) == (
+        3,
+        2,
+        30,
+        False,
+    )
     assert report["rows_read"] < report["rows_in_model"]
     assert "Run again later" in report["error"]
 
@@ -88,7 +95,10 @@ def test_an_invalid_event_is_isolated_and_the_rest_delivered(model, meta, export
     assert (report["events_accepted"], report["events_rejected_by_meta"], report["events_undelivered"]) == (28, 2, 0)
     assert report["completed"] is True  # nothing left undelivered: rejected events are final
     rows = model.query("select order_id, stage, reason, message from meta_capi.rejected_rows order by order_id")
-    assert [row[:3] for row in rows] == [("ord-000007", "meta", "rejected_by_meta"), ("ord-000021", "meta", "rejected_by_meta")]
+    assert [row[:3] for row in rows] == [
+        ("ord-000007", "meta", "rejected_by_meta"),
+        ("ord-000021", "meta", "rejected_by_meta"),
+    ]
     assert all("Invalid parameter" in row[3] for row in rows)
     # Rejected events are not in the send log, so they are tried again once fixed.
     assert model.query("select count(*) from meta_capi.send_log") == [(28,)]

@@ -7,7 +7,7 @@ checks event ages against the real clock as Meta does.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 import pytest
@@ -29,7 +29,7 @@ REJECTED_CASES = {
 def built(tmp_path_factory):
     """The sample data for now, built once by dbt; each test works on its own copy of the file."""
     root = tmp_path_factory.mktemp("e2e")
-    as_of = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    as_of = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     project = prepare_project(root / "project", as_of)
     db_path, target = root / "warehouse.duckdb", root / "target"
     dbt_vars = {"as_of": as_of.isoformat(sep=" ")}
@@ -89,7 +89,7 @@ def test_dbt_then_exporter_delivers_one_correct_event_per_sendable_order(built, 
         expected_user_data["ge"] = sha256_hex(gender.strip().lower()[0])
     assert events["ORD-MULTI-LINE"] == {
         "event_name": "Purchase",
-        "event_time": int(lines[0][4].replace(tzinfo=timezone.utc).timestamp()),
+        "event_time": int(lines[0][4].replace(tzinfo=UTC).timestamp()),
         "action_source": "physical_store",
         "event_id": "ORD-MULTI-LINE",
         "user_data": expected_user_data,
@@ -107,7 +107,9 @@ def test_dbt_then_exporter_delivers_one_correct_event_per_sendable_order(built, 
 
     report = json.loads(report_path.read_text())
     assert report["rows_read"] == query(db_path, "select count(*) from main.meta_offline_events")[0][0]
-    assert report["rows_read"] == report["rows_rejected"] + sum(len(e["custom_data"]["contents"]) for e in events.values())
+    assert report["rows_read"] == report["rows_rejected"] + sum(
+        len(e["custom_data"]["contents"]) for e in events.values()
+    )
     assert (report["events_sent"], report["events_accepted"], report["completed"]) == (len(events), len(events), True)
 
 

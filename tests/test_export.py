@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timezone
+from datetime import UTC
 
 import duckdb
 import pytest
@@ -25,7 +25,7 @@ def test_one_event_per_order_exactly_as_meta_expects(model, meta, export_env, tm
     assert export_env(model, "--report-json", str(report_path)) == 0
 
     first = lines[0]
-    event_time = int(first["timestamp"].replace(tzinfo=timezone.utc).timestamp())  # naive = UTC
+    event_time = int(first["timestamp"].replace(tzinfo=UTC).timestamp())  # naive = UTC
     user_data = {
         "em": sha256_hex("customer.0@example.com"),
         "ph": sha256_hex("12065550000"),
@@ -147,7 +147,16 @@ def test_rejected_rows_are_accounted_for_without_pii(model, meta, export_env, tm
     output = capsys.readouterr()
     everything = output.out + output.err + report_path.read_text() + str(model.query("from meta_capi.rejected_rows"))
     everything += "".join(str(request.fields) + request.request_line for request in meta.requests)
-    for secret in (TOKEN, "jane.doe", "Customer.3@Example.com", "customer.3@example.com", "555-0003", "12065550003", "Zoë", "O'Brien"):
+    for secret in (
+        TOKEN,
+        "jane.doe",
+        "Customer.3@Example.com",
+        "customer.3@example.com",
+        "555-0003",
+        "12065550003",
+        "Zoë",
+        "O'Brien",
+    ):
         assert secret not in everything
 
 
@@ -161,7 +170,9 @@ def test_dry_run_writes_request_bodies_and_sends_nothing(model, meta, export_env
 
     assert meta.requests == []
     bodies = [json.loads(line) for line in payloads.read_text().splitlines()]
-    assert [[event["custom_data"]["order_id"] for event in body["data"]] for body in bodies] == [["ord-000001", "ord-000002"]]
+    assert [[event["custom_data"]["order_id"] for event in body["data"]] for body in bodies] == [
+        ["ord-000001", "ord-000002"]
+    ]
     assert TOKEN not in payloads.read_text()
     assert str(payloads) in capsys.readouterr().err
     assert model.query("select completed, dry_run from meta_capi.runs") == [(False, True)]

@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-
 from fake_meta import FakeMeta, appsecret_proof, sha256_hex
 
 TOKEN = "tok-123"
@@ -26,8 +25,12 @@ def event(i=0, **over):
         "action_source": "physical_store",
         "event_id": f"ev-{i}",
         "user_data": {"em": EM, "ph": [PH], "external_id": sha256_hex(f"amp-{i}")},
-        "custom_data": {"currency": "USD", "value": 20.0, "order_id": f"O-{i}",
-                        "contents": [{"id": "sku-1", "quantity": 2, "item_price": 10.0}]},
+        "custom_data": {
+            "currency": "USD",
+            "value": 20.0,
+            "order_id": f"O-{i}",
+            "contents": [{"id": "sku-1", "quantity": 2, "item_price": 10.0}],
+        },
     }
     ev.update(over)
     return ev
@@ -44,7 +47,7 @@ def post(meta, events, token=TOKEN, dataset=DS, **extra):
     body = {"data": events, **extra}
     if token is not None:
         body["access_token"] = token
-    return requests.post(f"{meta.url}/v26.0/{dataset}/events", json=body, timeout=5)
+    return requests.post(f"{meta.url}/v26.0/{dataset}/events", json=body, timeout=10)
 
 
 def err(resp):
@@ -81,11 +84,11 @@ def test_body_formats(meta, fmt):
     url = meta.events_url()
     fields = {"data": json.dumps(events), "access_token": TOKEN, "test_event_code": "TEST1"}
     if fmt == "json_string":
-        r = requests.post(url, json=fields)
+        r = requests.post(url, json=fields, timeout=10)
     elif fmt == "multipart":
-        r = requests.post(url, files={k: (None, v) for k, v in fields.items()})
+        r = requests.post(url, files={k: (None, v) for k, v in fields.items()}, timeout=10)
     else:
-        r = requests.post(url, data=fields)
+        r = requests.post(url, data=fields, timeout=10)
     assert r.status_code == 200, r.text
     assert r.json()["events_received"] == 2
     assert meta.accepted_events == events
@@ -94,32 +97,39 @@ def test_body_formats(meta, fmt):
 
 def test_multipart_keeps_non_ascii(meta):
     ev = event(custom_data={"order_id": "Zoë-1", "currency": "EUR", "value": 1})
-    r = requests.post(meta.events_url(), files={"data": (None, json.dumps([ev], ensure_ascii=False)),
-                                                "access_token": (None, TOKEN)})
+    r = requests.post(
+        meta.events_url(),
+        files={"data": (None, json.dumps([ev], ensure_ascii=False)), "access_token": (None, TOKEN)},
+        timeout=10,
+    )
     assert r.status_code == 200
     assert meta.accepted_events[0]["custom_data"]["order_id"] == "Zoë-1"
 
 
 def test_token_in_authorization_header(meta):
-    r = requests.post(meta.events_url(), json={"data": [event()]},
-                      headers={"Authorization": f"Bearer {TOKEN}"})
+    r = requests.post(
+        meta.events_url(), json={"data": [event()]}, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+    )
     assert r.status_code == 200
     rec = meta.requests[0]
     assert rec.token_source == "header" and rec.headers["authorization"] == "Bearer <redacted>"
 
 
 def test_token_in_query_is_accepted_and_visible_in_request_line(meta):
-    r = requests.post(meta.events_url() + f"?access_token={TOKEN}", json={"data": [event()]})
+    r = requests.post(meta.events_url() + f"?access_token={TOKEN}", json={"data": [event()]}, timeout=10)
     assert r.status_code == 200
     assert meta.requests[0].token_source == "query"
     assert any(TOKEN in line for line in meta.request_lines)
 
 
 # ---------------------------------------------------------------- rejections
-@pytest.mark.parametrize("token,message", [
-    (None, "An access token is required"),
-    ("wrong", "Invalid OAuth access token"),
-])
+@pytest.mark.parametrize(
+    "token,message",
+    [
+        (None, "An access token is required"),
+        ("wrong", "Invalid OAuth access token"),
+    ],
+)
 def test_bad_token(meta, token, message):
     r = post(meta, [event()], token=token)
     assert r.status_code == 400
@@ -132,7 +142,8 @@ def test_bad_token(meta, token, message):
 
 def test_appsecret_proof():
     assert appsecret_proof("appsecret-123", "access-token-234") == (
-        "cdfcbc87edc90f8123cd3797a0d6f6f7eedf63d97038a15d1693d297f653d7f2")
+        "cdfcbc87edc90f8123cd3797a0d6f6f7eedf63d97038a15d1693d297f653d7f2"
+    )
     with FakeMeta(token=TOKEN, dataset_ids=[DS], app_secret="s3cret", now=NOW) as m:
         r = post(m, [event()])
         assert err(r)["code"] == 100 and "appsecret_proof" in err(r)["message"]
@@ -160,7 +171,7 @@ def test_more_than_1000_events(meta):
 @pytest.mark.parametrize("data", [None, "not json", {"a": 1}, []])
 def test_bad_data_parameter(meta, data):
     body = {"access_token": TOKEN} if data is None else {"access_token": TOKEN, "data": data}
-    r = requests.post(meta.events_url(), json=body)
+    r = requests.post(meta.events_url(), json=body, timeout=10)
     assert r.status_code == 400 and err(r)["code"] == 100
 
 
@@ -173,8 +184,7 @@ INVALID = {
     "string event_time": (dict(event_time=str(NOW)), "event_time", 2804019),
     "float event_time": (dict(event_time=NOW - 10.5), "event_time", 2804019),
     "future": (dict(event_time=NOW + 600), "event_time", 2804004),
-    "8 days old website-less": (dict(event_time=NOW - 8 * DAY, action_source="email"),
-                                "event_time", 2804003),
+    "8 days old website-less": (dict(event_time=NOW - 8 * DAY, action_source="email"), "event_time", 2804003),
     "63 days old store": (dict(event_time=NOW - 63 * DAY), "event_time", 2804003),
     "bad action_source": (dict(action_source="store"), "action_source", 2804019),
     "missing action_source": (dict(action_source=None), "action_source", 2804019),
@@ -184,23 +194,31 @@ INVALID = {
     "uppercase hash": (dict(user_data=_ud(em=EM.upper())), "user_data][em", 2804019),
     "bad zp in list": (dict(user_data=_ud(zp=[EM, "94105"])), "user_data][zp", 2804019),
     "empty list": (dict(user_data=_ud(ph=[])), "user_data][ph", 2804019),
-    "hashed user agent": (dict(user_data=_ud(client_user_agent=EM)),
-                          "user_data][client_user_agent", 2804019),
-    "website without ua": (dict(action_source="website", event_source_url="https://x.test/"),
-                           "user_data][client_user_agent", 2804019),
-    "website without url": (dict(action_source="website", user_data=_ud(client_user_agent="UA")),
-                            "event_source_url", 2804019),
-    "website without event_id": (dict(action_source="website", event_id=None,
-                                      event_source_url="https://x.test/",
-                                      user_data=_ud(client_user_agent="UA")),
-                                 "event_id", 2804019),
+    "hashed user agent": (dict(user_data=_ud(client_user_agent=EM)), "user_data][client_user_agent", 2804019),
+    "website without ua": (
+        dict(action_source="website", event_source_url="https://x.test/"),
+        "user_data][client_user_agent",
+        2804019,
+    ),
+    "website without url": (
+        dict(action_source="website", user_data=_ud(client_user_agent="UA")),
+        "event_source_url",
+        2804019,
+    ),
+    "website without event_id": (
+        dict(
+            action_source="website",
+            event_id=None,
+            event_source_url="https://x.test/",
+            user_data=_ud(client_user_agent="UA"),
+        ),
+        "event_id",
+        2804019,
+    ),
     "value without currency": (dict(custom_data={"value": 5}), "custom_data][currency", 2804019),
-    "bad currency": (dict(custom_data={"value": 5, "currency": "US$"}),
-                     "custom_data][currency", 2804019),
-    "content without quantity": (dict(custom_data={"contents": [{"id": "a"}]}),
-                                 "custom_data][contents][0", 2804019),
-    "content without id": (dict(custom_data={"contents": [{"quantity": 1}]}),
-                           "custom_data][contents][0", 2804019),
+    "bad currency": (dict(custom_data={"value": 5, "currency": "US$"}), "custom_data][currency", 2804019),
+    "content without quantity": (dict(custom_data={"contents": [{"id": "a"}]}), "custom_data][contents][0", 2804019),
+    "content without id": (dict(custom_data={"contents": [{"quantity": 1}]}), "custom_data][contents][0", 2804019),
 }
 
 
@@ -224,8 +242,9 @@ VALID = {
     "6 days old email": dict(event_time=NOW - 6 * DAY, action_source="email"),
     "slight clock skew": dict(event_time=NOW + 5),
     "phone only": dict(user_data={"ph": PH}),
-    "full website": dict(action_source="website", event_source_url="https://x.test/",
-                         user_data=_ud(client_user_agent="Mozilla/5.0")),
+    "full website": dict(
+        action_source="website", event_source_url="https://x.test/", user_data=_ud(client_user_agent="Mozilla/5.0")
+    ),
     "no custom_data": dict(custom_data=None),
     "custom event name": dict(event_name="StoreVisit"),
 }
@@ -303,8 +322,7 @@ def test_drop_connection(meta):
         for _ in range(2):
             with pytest.raises(requests.ConnectionError):
                 s.post(meta.events_url(), json={"data": [event()], "access_token": TOKEN})
-        assert s.post(meta.events_url(), json={"data": [event()],
-                                               "access_token": TOKEN}).status_code == 200
+        assert s.post(meta.events_url(), json={"data": [event()], "access_token": TOKEN}).status_code == 200
     assert [r.status for r in meta.requests] == [None, None, 200]
     assert all(r.events == [event()] for r in meta.requests)
     assert len(meta.accepted_events) == 1
@@ -374,15 +392,19 @@ def test_faults_are_consumed_once_under_concurrency(meta):
 
 # ---------------------------------------------------------------- token endpoints
 def exchange(meta, **params):
-    q = {"grant_type": "fb_exchange_token", "client_id": meta.app_id,
-         "client_secret": "s3cret", "fb_exchange_token": TOKEN, **params}
-    return requests.get(f"{meta.url}/v26.0/oauth/access_token", params=q)
+    q = {
+        "grant_type": "fb_exchange_token",
+        "client_id": meta.app_id,
+        "client_secret": "s3cret",
+        "fb_exchange_token": TOKEN,
+        **params,
+    }
+    return requests.get(f"{meta.url}/v26.0/oauth/access_token", params=q, timeout=10)
 
 
 @pytest.fixture
 def app_meta():
-    with FakeMeta(token=TOKEN, dataset_ids=[DS], app_id="777", app_secret="s3cret", now=NOW,
-                  require_proof=False) as m:
+    with FakeMeta(token=TOKEN, dataset_ids=[DS], app_id="777", app_secret="s3cret", now=NOW, require_proof=False) as m:
         yield m
 
 
@@ -397,11 +419,16 @@ def test_token_exchange(app_meta):
     assert app_meta.requests[0].fields["fb_exchange_token"] == "<redacted>"
 
 
-@pytest.mark.parametrize("params,code", [
-    ({"client_id": "1"}, 101), ({"client_secret": "no"}, 1),
-    ({"fb_exchange_token": "no"}, 190), ({"client_id": ""}, 101),
-    ({"grant_type": "password"}, 100),
-])
+@pytest.mark.parametrize(
+    "params,code",
+    [
+        ({"client_id": "1"}, 101),
+        ({"client_secret": "no"}, 1),
+        ({"fb_exchange_token": "no"}, 190),
+        ({"client_id": ""}, 101),
+        ({"grant_type": "password"}, 100),
+    ],
+)
 def test_token_exchange_errors(app_meta, params, code):
     r = exchange(app_meta, **params)
     assert r.status_code == 400 and err(r)["code"] == code
@@ -410,30 +437,31 @@ def test_token_exchange_errors(app_meta, params, code):
 
 def test_debug_token(app_meta):
     url = f"{app_meta.url}/debug_token"
-    r = requests.get(url, params={"input_token": TOKEN, "access_token": "777|s3cret"})
+    r = requests.get(url, params={"input_token": TOKEN, "access_token": "777|s3cret"}, timeout=10)
     d = r.json()["data"]
     assert d["is_valid"] is True and d["app_id"] == "777" and d["expires_at"] == 0
     assert "ads_management" in d["scopes"]
     new = exchange(app_meta).json()["access_token"]
-    r = requests.get(f"{app_meta.url}/v26.0/debug_token",
-                     params={"input_token": new, "access_token": TOKEN})
+    r = requests.get(
+        f"{app_meta.url}/v26.0/debug_token", params={"input_token": new, "access_token": TOKEN}, timeout=10
+    )
     assert r.json()["data"]["expires_at"] == NOW + 5183944
-    r = requests.get(url, params={"input_token": "nope", "access_token": TOKEN})
+    r = requests.get(url, params={"input_token": "nope", "access_token": TOKEN}, timeout=10)
     assert r.json()["data"]["is_valid"] is False
     assert r.json()["data"]["error"]["code"] == 190
     app_meta.expire_token()
-    r = requests.get(url, params={"input_token": TOKEN, "access_token": "777|s3cret"})
+    r = requests.get(url, params={"input_token": TOKEN, "access_token": "777|s3cret"}, timeout=10)
     d = r.json()["data"]
     assert d["is_valid"] is False and d["error"]["subcode"] == 463
-    r = requests.get(url, params={"input_token": TOKEN, "access_token": "bad"})
+    r = requests.get(url, params={"input_token": TOKEN, "access_token": "bad"}, timeout=10)
     assert r.status_code == 400 and err(r)["code"] == 190
 
 
 # ---------------------------------------------------------------- misc
 def test_unknown_path_and_method(meta):
-    r = requests.get(f"{meta.url}/v26.0/{DS}/events", params={"access_token": TOKEN})
+    r = requests.get(f"{meta.url}/v26.0/{DS}/events", params={"access_token": TOKEN}, timeout=10)
     assert err(r)["code"] == 100
-    r = requests.get(f"{meta.url}/nothing/here")
+    r = requests.get(f"{meta.url}/nothing/here", timeout=10)
     assert r.status_code == 400 and err(r)["code"] == 2500
 
 
@@ -448,8 +476,7 @@ def test_stop_is_prompt_and_closes_socket():
     port = m.port
     with requests.Session() as s:  # leaves an idle keep-alive connection
         m.delay = 0
-        assert s.post(m.events_url(), json={"data": [event()],
-                                            "access_token": TOKEN}).status_code == 200
+        assert s.post(m.events_url(), json={"data": [event()], "access_token": TOKEN}).status_code == 200
         m.delay = 5
         with ThreadPoolExecutor(1) as pool:
             pending = pool.submit(post, m, [event()])  # sleeping in the delay
@@ -465,22 +492,30 @@ def test_stop_is_prompt_and_closes_socket():
 
 
 def test_token_endpoints_accept_post_bodies(app_meta):
-    r = requests.post(f"{app_meta.url}/v26.0/oauth/access_token",
-                      data={"grant_type": "fb_exchange_token", "client_id": "777",
-                            "client_secret": "s3cret", "fb_exchange_token": TOKEN})
+    r = requests.post(
+        f"{app_meta.url}/v26.0/oauth/access_token",
+        data={
+            "grant_type": "fb_exchange_token",
+            "client_id": "777",
+            "client_secret": "s3cret",
+            "fb_exchange_token": TOKEN,
+        },
+        timeout=10,
+    )
     new = r.json()["access_token"]
-    r = requests.post(f"{app_meta.url}/v26.0/debug_token",
-                      data={"input_token": new, "access_token": "777|s3cret"})
+    r = requests.post(
+        f"{app_meta.url}/v26.0/debug_token", data={"input_token": new, "access_token": "777|s3cret"}, timeout=10
+    )
     assert r.json()["data"]["is_valid"] is True
     assert not any(TOKEN in line or new in line for line in app_meta.request_lines)
 
 
 def test_chunked_body_and_bad_bodies(meta):
     body = json.dumps({"data": [event()], "access_token": TOKEN}).encode()
-    r = requests.post(meta.events_url(), data=iter([body[:50], body[50:]]),
-                      headers={"Content-Type": "application/json"})
+    r = requests.post(
+        meta.events_url(), data=iter([body[:50], body[50:]]), headers={"Content-Type": "application/json"}, timeout=10
+    )
     assert r.status_code == 200 and len(meta.accepted_events) == 1
-    for ctype, raw in [("application/json", b"{not json"), ("text/plain", b"x"),
-                       ("multipart/form-data", b"--x--")]:
-        r = requests.post(meta.events_url(), data=raw, headers={"Content-Type": ctype})
+    for ctype, raw in [("application/json", b"{not json"), ("text/plain", b"x"), ("multipart/form-data", b"--x--")]:
+        r = requests.post(meta.events_url(), data=raw, headers={"Content-Type": ctype}, timeout=10)
         assert r.status_code == 400 and err(r)["code"] == 100

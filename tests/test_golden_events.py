@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from dbt_helpers import prepare_project, run_dbt
@@ -31,13 +31,24 @@ def sorted_bodies(path: Path) -> bytes:
 def test_sample_data_gives_exactly_the_golden_events(tmp_path):
     project = prepare_project(tmp_path / "project", AS_OF)
     db_path, target = tmp_path / "warehouse.duckdb", tmp_path / "target"
-    run_dbt(["build", "--select", "resource_type:seed", "resource_type:model"], project, db_path, target, vars={"as_of": AS_OF.isoformat(sep=" ")})
+    run_dbt(
+        ["build", "--select", "resource_type:seed", "resource_type:model"],
+        project,
+        db_path,
+        target,
+        vars={"as_of": AS_OF.isoformat(sep=" ")},
+    )
     bodies = tmp_path / "bodies.jsonl"
     config = ExportConfig(
-        dataset_id="1234567890", database=db_path, dbt_target_path=target, dry_run=True, dry_run_output=bodies, batch_size=1
+        dataset_id="1234567890",
+        database=db_path,
+        dbt_target_path=target,
+        dry_run=True,
+        dry_run_output=bodies,
+        batch_size=1,
     )
 
-    report_now = AS_OF.replace(tzinfo=timezone.utc) + timedelta(minutes=5)
+    report_now = AS_OF.replace(tzinfo=UTC) + timedelta(minutes=5)
     report = run_export(config, now=lambda: report_now)
 
     assert (report.rows_read, report.rows_rejected, report.events_built) == (277, 3, 121)

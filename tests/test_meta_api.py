@@ -40,7 +40,9 @@ def test_event_index_and_terms_url_come_from_metas_message():
     error = MetaApiError("Invalid parameter", 400, 100, user_msg="data[12][event_time]: too old")
     assert error.event_index() == 12
     assert MetaApiError("Invalid parameter", 400, 100).event_index() is None
-    terms = MetaApiError("Please agree to the terms at https://business.facebook.com/ads/manage/customaudiences/tos/?act=42.")
+    terms = MetaApiError(
+        "Please agree to the terms at https://business.facebook.com/ads/manage/customaudiences/tos/?act=42."
+    )
     assert terms.terms_url() == "https://business.facebook.com/ads/manage/customaudiences/tos/?act=42"
 
 
@@ -48,7 +50,12 @@ def test_event_index_and_terms_url_come_from_metas_message():
     "headers, seconds",
     [
         ({"Retry-After": "7"}, 7.0),
-        ({"X-Business-Use-Case-Usage": '{"123": [{"type": "ads_management", "estimated_time_to_regain_access": 2}]}'}, 120.0),
+        (
+            {
+                "X-Business-Use-Case-Usage": '{"123": [{"type": "ads_management", "estimated_time_to_regain_access": 2}]}'
+            },
+            120.0,
+        ),
         ({"X-Business-Use-Case-Usage": '{"123": [{"estimated_time_to_regain_access": 0}]}'}, None),
         ({"X-Business-Use-Case-Usage": "not json"}, None),
         ({"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"}, None),

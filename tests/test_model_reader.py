@@ -45,7 +45,7 @@ def test_each_line_comes_once_with_its_own_customer_and_orders_are_grouped(model
     seen = []
     for order in orders:
         assert len(order.lines) == len(order.customers)
-        for line, customer in zip(order.lines, order.customers):
+        for line, customer in zip(order.lines, order.customers, strict=True):
             source = by_product[line[LINE["product_id"]]]
             assert line[LINE["order_id"]] == source["order_id"] == order.order_id
             assert customer == (None if source["external_id"] is None else customer_of(source))
@@ -70,9 +70,12 @@ def test_a_model_with_only_the_required_columns_and_email(model):
 
     assert order.customers == [("amp-1", "a@b.co", *[None] * 9)]
     line = order.lines[0]
-    assert (line[LINE["currency_code"]], line[LINE["product_id"]], line[LINE["missing_reason"]], line[LINE["rule_reason"]]) == (
-        "USD", None, None, None
-    )
+    assert (
+        line[LINE["currency_code"]],
+        line[LINE["product_id"]],
+        line[LINE["missing_reason"]],
+        line[LINE["rule_reason"]],
+    ) == ("USD", None, None, None)
 
 
 def test_read_in_parts_every_line_still_comes_once_and_each_customer_in_one_part(model, monkeypatch):
@@ -89,10 +92,15 @@ def test_read_in_parts_every_line_still_comes_once_and_each_customer_in_one_part
 
     assert reader.parts() == 12  # 118 lines
     assert len({key[1] for key, _, _ in customer_rows}) == len(customer_rows) == 13  # each customer in one part
-    assert sorted(line[LINE["order_id"]] for order in orders for line in order.lines) == sorted(line["order_id"] for line in lines)
+    assert sorted(line[LINE["order_id"]] for order in orders for line in order.lines) == sorted(
+        line["order_id"] for line in lines
+    )
     assert len({order.order_id for order in orders}) == 60
     for order in orders:
-        assert all(customer[0] == line[LINE["external_id"]] for line, customer in zip(order.lines, order.customers))
+        assert all(
+            customer[0] == line[LINE["external_id"]]
+            for line, customer in zip(order.lines, order.customers, strict=True)
+        )
 
 
 def test_a_customer_the_merge_misses_is_looked_up_on_its_own(model, monkeypatch):

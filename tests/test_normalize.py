@@ -170,9 +170,7 @@ def test_normalize_email(value: object, expected: str | None) -> None:
         (None, "US", None),
     ],
 )
-def test_normalize_phone(
-    value: object, country: str | None, expected: str | None
-) -> None:
+def test_normalize_phone(value: object, country: str | None, expected: str | None) -> None:
     assert normalize_phone(value, country) == expected
 
 
@@ -352,9 +350,7 @@ def test_normalize_city(value: object, expected: str | None) -> None:
         (None, None, None),
     ],
 )
-def test_normalize_state(
-    value: object, country: str | None, expected: str | None
-) -> None:
+def test_normalize_state(value: object, country: str | None, expected: str | None) -> None:
     assert normalize_state(value, country) == expected
 
 
@@ -397,9 +393,7 @@ def test_normalize_state(
         (None, "US", None),
     ],
 )
-def test_normalize_postal(
-    value: object, country: str | None, expected: str | None
-) -> None:
+def test_normalize_postal(value: object, country: str | None, expected: str | None) -> None:
     assert normalize_postal(value, country) == expected
 
 
@@ -592,9 +586,16 @@ def test_hashed_user_data_never_returns_empty_values() -> None:
 
 def test_normalizers_are_memoized_and_bounded() -> None:
     for function in (
-        normalize_email, normalize_phone, normalize_name, normalize_birthdate,
-        normalize_gender, normalize_city, normalize_state, normalize_postal,
-        normalize_country, normalize_external_id,
+        normalize_email,
+        normalize_phone,
+        normalize_name,
+        normalize_birthdate,
+        normalize_gender,
+        normalize_city,
+        normalize_state,
+        normalize_postal,
+        normalize_country,
+        normalize_external_id,
     ):
         info = function.cache_info()  # type: ignore[attr-defined]
         assert info.maxsize is not None and 2**10 <= info.maxsize <= 2**18
@@ -649,9 +650,7 @@ def test_lookup_tables_have_no_surprises() -> None:
         ("ph", "0044 20 7946 0958", normalize_phone),
     ],
 )
-def test_agrees_with_meta_sdk(
-    field: str, value: str, ours: Callable[[str], str | None]
-) -> None:
+def test_agrees_with_meta_sdk(field: str, value: str, ours: Callable[[str], str | None]) -> None:
     assert Normalize.normalize_field(field, value) == sha256_hex(ours(value))
 
 
@@ -664,9 +663,7 @@ def test_agrees_with_meta_sdk(
         ("ge", "Female", "female", "f"),
     ],
 )
-def test_documented_deviations_from_meta_sdk(
-    field: str, value: str, sdk_normalized: str, ours: str
-) -> None:
+def test_documented_deviations_from_meta_sdk(field: str, value: str, sdk_normalized: str, ours: str) -> None:
     assert Normalize.normalize_field_skip_hashing(field, value) == sdk_normalized
     functions = {"fn": normalize_name, "ph": normalize_phone, "ge": normalize_gender}
     assert functions[field](value) == ours

@@ -1,6 +1,6 @@
 """Meta's rules for one item line (exporter/validation.py), evaluated by DuckDB as the reader does."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import duckdb
 import pytest
@@ -8,7 +8,7 @@ import pytest
 from exporter.validation import REASONS, event_time_sql, missing_reason_sql, rule_reason_sql
 
 NOW = datetime(2026, 11, 23, 12, 0)  # naive = UTC
-NOW_SECONDS = int(NOW.replace(tzinfo=timezone.utc).timestamp())
+NOW_SECONDS = int(NOW.replace(tzinfo=UTC).timestamp())
 TYPES = {
     "order_id": "VARCHAR",
     "external_id": "VARCHAR",
@@ -108,7 +108,12 @@ def test_required_columns(column, empty):
             "website_missing_event_id",
         ),
         (
-            {"action_source": "website", "timestamp": NOW - timedelta(days=1), "client_user_agent": "UA", "event_id": "e"},
+            {
+                "action_source": "website",
+                "timestamp": NOW - timedelta(days=1),
+                "client_user_agent": "UA",
+                "event_id": "e",
+            },
             "website_missing_event_source_url",
         ),
         ({"quantity": 0, "price": -1.0, "currency": "US$"}, "quantity_not_positive"),  # the first rule broken
@@ -148,5 +153,9 @@ def test_edges_that_pass(overrides):
 
 
 def test_optional_columns_may_be_absent():
-    types = {name: kind for name, kind in TYPES.items() if name in ("order_id", "external_id", "quantity", "timestamp", "price", "currency")}
+    types = {
+        name: kind
+        for name, kind in TYPES.items()
+        if name in ("order_id", "external_id", "quantity", "timestamp", "price", "currency")
+    }
     assert problem(line(), types) is None

@@ -13,11 +13,11 @@ import duckdb
 from exporter import tokens
 from exporter.config import (
     DEFAULT_API_VERSION,
-    DEFAULT_DATABASE,
     DEFAULT_GRAPH_URL,
     DEFAULT_MODEL,
     MAX_BATCH_SIZE,
     ConfigError,
+    DbtLocation,
     ExportConfig,
     RejectionThreshold,
     RetryPolicy,
@@ -45,7 +45,9 @@ environment:
   META_DATASET_ID       dataset (pixel) id, or --dataset-id
   META_APP_SECRET       app secret: adds appsecret_proof to every request
   META_APP_ID           app id, for `token refresh` and `token check`
-  META_GRAPH_URL, META_API_VERSION, META_TEST_EVENT_CODE, DBT_DUCKDB_PATH, DBT_TARGET_PATH
+  META_GRAPH_URL, META_API_VERSION, META_TEST_EVENT_CODE
+  DBT_PROFILES_DIR, DBT_PROFILE, DBT_TARGET, DBT_PROJECT_DIR, DBT_TARGET_PATH: as for dbt
+  DBT_DUCKDB_PATH       read by the example profile's env_var(): the DuckDB file, for dbt and the exporter
 
 exit codes:
   0  every sendable event was accepted (rows rejected by validation are reported, not fatal)
@@ -87,12 +89,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="send as test events, shown in Events Manager > Test events [META_TEST_EVENT_CODE]",
     )
 
-    source = parser.add_argument_group("model")
+    source = parser.add_argument_group("model (where dbt built it: the same flags and variables as dbt)")
     source.add_argument(
         "--database",
         type=Path,
-        default=Path(env("DBT_DUCKDB_PATH", DEFAULT_DATABASE)),
-        help="DuckDB file dbt built [DBT_DUCKDB_PATH] (default: %(default)s)",
+        help="DuckDB file dbt built (default: the `path` of the dbt profile and target below)",
+    )
+    source.add_argument(
+        "--profiles-dir",
+        type=Path,
+        default=env("DBT_PROFILES_DIR"),
+        help="folder of dbt's profiles.yml [DBT_PROFILES_DIR] (default: as dbt, the working directory, then ~/.dbt)",
+    )
+    source.add_argument(
+        "--profile", default=env("DBT_PROFILE"), help="dbt profile [DBT_PROFILE] (default: dbt_project.yml's)"
+    )
+    source.add_argument("--target", default=env("DBT_TARGET"), help="dbt target [DBT_TARGET] (default: the profile's)")
+    source.add_argument(
+        "--project-dir",
+        type=Path,
+        default=Path(env("DBT_PROJECT_DIR", ".")),
+        help="dbt project folder, for its profile name [DBT_PROJECT_DIR] (default: %(default)s)",
     )
     source.add_argument("--model", default=DEFAULT_MODEL, help="dbt model to export (default: %(default)s)")
     source.add_argument(
@@ -104,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--allow-unsuccessful-model",
         action="store_true",
-        help="export even if dbt's last run of the model did not succeed",
+        help="export even if dbt's latest invocation did not build or test the model successfully",
     )
 
     run = parser.add_argument_group("run")
@@ -184,8 +201,14 @@ def config_from_args(args: argparse.Namespace) -> ExportConfig:
         api_version=args.api_version,
         test_event_code=args.test_event_code or None,
         database=args.database,
+        dbt=DbtLocation(
+            project_dir=args.project_dir,
+            profiles_dir=Path(args.profiles_dir) if args.profiles_dir else None,
+            profile=args.profile or None,
+            target=args.target or None,
+        ),
         model=args.model,
-        dbt_target_path=args.dbt_target_path,
+        dbt_target_path=args.project_dir / args.dbt_target_path,  # dbt's is relative to the project
         allow_unsuccessful_model=args.allow_unsuccessful_model,
         dry_run=args.dry_run,
         dry_run_output=args.dry_run_output,

@@ -9,7 +9,6 @@ from pathlib import Path
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
 # Meta supports each Conversions API version for at least two years; v26.0 was released 2026-07-29.
 DEFAULT_API_VERSION = "v26.0"
-DEFAULT_DATABASE = "warehouse.duckdb"  # the same default as profiles.example.yml
 DEFAULT_MODEL = "meta_offline_events"
 MAX_BATCH_SIZE = 1000  # Meta rejects requests with more events
 
@@ -52,6 +51,16 @@ class RejectionThreshold:
 
 
 @dataclass(frozen=True)
+class DbtLocation:
+    """Where dbt's project, profile and target are: dbt's own flags and environment variables."""
+
+    project_dir: Path = Path(".")
+    profiles_dir: Path | None = None  # None: as dbt looks, the working directory, then ~/.dbt
+    profile: str | None = None  # None: the `profile:` of dbt_project.yml
+    target: str | None = None  # None: the profile's default target
+
+
+@dataclass(frozen=True)
 class ExportConfig:
     dataset_id: str
     access_token: str | None = field(default=None, repr=False)  # secret: never printed
@@ -59,7 +68,8 @@ class ExportConfig:
     graph_url: str = DEFAULT_GRAPH_URL
     api_version: str = DEFAULT_API_VERSION
     test_event_code: str | None = None
-    database: Path = Path(DEFAULT_DATABASE)
+    database: Path | None = None  # None: the DuckDB file of the dbt profile and target (dbt_profile.py)
+    dbt: DbtLocation = DbtLocation()
     model: str = DEFAULT_MODEL
     dbt_target_path: Path = Path("target")
     allow_unsuccessful_model: bool = False

@@ -1,4 +1,11 @@
-"""Find the model dbt built from its artifacts (`manifest.json`, `run_results.json`)."""
+"""Find the model dbt built from its artifacts (`manifest.json`, `run_results.json`), and refuse
+a table that is not the one dbt's latest invocation built or tested.
+
+dbt rewrites `run_results.json` on every command, so it tells what the latest `dbt run`,
+`dbt build` or `dbt test` did with the model. A model that invocation neither built nor tested
+may be left over from an earlier day or another target; one it failed to build, or whose tests
+failed, is stale or broken. Either way exporting it would send the wrong events with exit 0.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +15,36 @@ from pathlib import Path
 
 from exporter.config import ConfigError
 
+BUILT = ("success",)
+CHECKED = ("pass", "warn")  # a warn-severity data test is about row quality, not a broken model
+
 
 @dataclass(frozen=True)
 class ModelRelation:
     schema: str
     identifier: str
+    database: str | None = None  # DuckDB's catalog: the file's name without `.duckdb`
 
     def sql(self) -> str:
-        # The catalog is left out on purpose: DuckDB names it after the file, which may have been
-        # opened under another path than dbt's.
+        # The catalog is left out on purpose: the exporter checks it against the opened file
+        # (check_database) rather than failing on a file opened under another name.
         return f'"{self.schema}"."{self.identifier}"'
 
     def __str__(self) -> str:
         return f"{self.schema}.{self.identifier}"
 
+    def check_database(self, opened_catalog: str, path: Path) -> None:
+        """Refuse a DuckDB file other than the one dbt built the model in."""
+        if self.database is not None and self.database != opened_catalog:
+            raise ConfigError(
+                f"dbt built {self} in the DuckDB database {self.database!r}, but the exporter opened {path} "
+                f"({opened_catalog!r}). Run the exporter with the same profile and target as dbt "
+                "(--profiles-dir, --target), or pass the file dbt built as --database."
+            )
+
 
 def find_model(target_path: Path, model: str, allow_unsuccessful: bool = False) -> ModelRelation:
-    """The relation of `model`, refusing one whose last dbt run did not succeed."""
+    """The relation of `model`, refusing one dbt's latest invocation did not build or test successfully."""
     manifest_path = target_path / "manifest.json"
     if not manifest_path.exists():
         raise ConfigError(
@@ -40,20 +60,30 @@ def find_model(target_path: Path, model: str, allow_unsuccessful: bool = False) 
     if not matches:
         raise ConfigError(f"dbt's manifest has no model named {model!r}: check --model (default meta_offline_events).")
     unique_id, node = matches[0]
-    status = _last_status(target_path / "run_results.json", unique_id)
-    if status not in (None, "success") and not allow_unsuccessful:
+    tests = {test_id for test_id, test in nodes.items() if unique_id in test.get("depends_on", {}).get("nodes", ())}
+    problem = _latest_invocation_problem(target_path / "run_results.json", unique_id, tests)
+    if problem and not allow_unsuccessful:
         raise ConfigError(
-            f"dbt's last run of {model} ended with status {status!r}, so the table may be stale or missing. "
-            "Fix the model and run `dbt run` again, or pass --allow-unsuccessful-model to export it anyway."
+            f"{problem}, so the table may be stale, missing or broken. Run `dbt build` and export after it succeeds, "
+            f"or pass --allow-unsuccessful-model to export {model} anyway."
         )
-    return ModelRelation(schema=node["schema"], identifier=node.get("alias") or node["name"])
+    return ModelRelation(node["schema"], node.get("alias") or node["name"], node.get("database"))
 
 
-def _last_status(run_results_path: Path, unique_id: str) -> str | None:
-    """The model's status in dbt's last invocation, or None when that invocation did not run it."""
+def _latest_invocation_problem(run_results_path: Path, unique_id: str, tests: set[str]) -> str | None:
+    """Why the model's table cannot be trusted after dbt's latest invocation, or None."""
     if not run_results_path.exists():
-        return None
-    for result in json.loads(run_results_path.read_text()).get("results", []):
-        if result.get("unique_id") == unique_id:
-            return result.get("status")
+        return f"dbt has no run results at {run_results_path}: nothing says the model was built"
+    run_results = json.loads(run_results_path.read_text())
+    command = "dbt " + str(run_results.get("args", {}).get("which", "?"))
+    statuses = {result.get("unique_id"): result.get("status") for result in run_results.get("results", [])}
+    name = unique_id.rsplit(".", 1)[-1]
+    if unique_id in statuses:
+        if statuses[unique_id] not in BUILT:
+            return f"In dbt's latest invocation ({command}), {name} ended with status {statuses[unique_id]!r}"
+    elif not tests & statuses.keys():
+        return f"dbt's latest invocation ({command}) neither built nor tested {name}"
+    failed = sorted(test_id.rsplit(".", 2)[-2] for test_id in tests if statuses.get(test_id, "pass") not in CHECKED)
+    if failed:
+        return f"dbt's latest invocation ({command}) failed tests of {name}: {', '.join(failed)}"
     return None

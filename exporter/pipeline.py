@@ -16,6 +16,7 @@ from pathlib import Path
 
 from exporter.config import ConfigError, ExportConfig
 from exporter.dbt_artifacts import find_model
+from exporter.dbt_profile import resolve_target
 from exporter.delivery import BatchOutcome, Deliverer
 from exporter.events import BuiltEvent, EventBuilder, default_workers, hashed_customers
 from exporter.meta_api import ErrorKind, MetaApiError, MetaClient
@@ -36,13 +37,14 @@ def utc_now() -> datetime:
 def run_export(config: ExportConfig, now: Callable[[], datetime] = utc_now) -> RunReport:
     """Export the model once. Raises ConfigError (and DatabaseBusyError) before anything is sent."""
     relation = find_model(config.dbt_target_path, config.model, config.allow_unsuccessful_model)
-    if not Path(config.database).exists():
+    database = config.database or resolve_target(config.dbt).database_path
+    if not Path(database).exists():
         raise ConfigError(
-            f"No DuckDB file at {config.database}: run `dbt run` first, and give the exporter the same file "
-            "as dbt (DBT_DUCKDB_PATH or --database)."
+            f"No DuckDB file at {database}: run `dbt build` first, with the same profile and target as the exporter."
         )
-    con = connect(config.database, config.duckdb_memory_limit)
+    con = connect(database, config.duckdb_memory_limit)
     try:
+        relation.check_database(con.execute("select current_database()").fetchone()[0], database)
         reader = ModelReader(con, relation)
         started = now()
         run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"

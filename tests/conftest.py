@@ -102,10 +102,18 @@ class ModelFile:
 def model(tmp_path) -> ModelFile:
     target = tmp_path / "target"
     target.mkdir()
-    node = {"resource_type": "model", "name": "meta_offline_events", "schema": "main", "alias": "meta_offline_events"}
-    (target / "manifest.json").write_text(
-        json.dumps({"nodes": {"model.offline_conversions.meta_offline_events": node}})
-    )
+    unique_id = "model.offline_conversions.meta_offline_events"
+    node = {
+        "resource_type": "model",
+        "name": "meta_offline_events",
+        "database": "warehouse",  # DuckDB names the catalog after the file
+        "schema": "main",
+        "alias": "meta_offline_events",
+    }
+    (target / "manifest.json").write_text(json.dumps({"nodes": {unique_id: node}}))
+    # As `dbt run` leaves it: the latest invocation built the model.
+    run_results = {"args": {"which": "run"}, "results": [{"unique_id": unique_id, "status": "success"}]}
+    (target / "run_results.json").write_text(json.dumps(run_results))
     return ModelFile(tmp_path / "warehouse.duckdb", target)
 
 

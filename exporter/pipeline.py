@@ -76,7 +76,9 @@ class _Export:
         report.rows_in_model = self.reader.rows_in_model
         sink = _DryRunSink(self, config) if config.dry_run else _MetaSink(self, config)
         progress = _Progress(report) if config.progress and sys.stderr.isatty() else None
-        sent_payloads = None if config.resend else self.state.sent_payloads_query()
+        # Test events check a live dataset: all of the window goes, whatever was really sent.
+        resend_all = config.resend or bool(config.test_event_code)
+        sent_payloads = None if resend_all else self.state.sent_payloads_query()
         workers = config.workers if config.workers is not None else default_workers(report.rows_in_model)
         builder = EventBuilder(config.default_phone_region)
         customers = hashed_customers(self.reader.customer_rows(), config.default_phone_region, workers)

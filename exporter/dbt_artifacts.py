@@ -13,10 +13,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
+
 from exporter.config import ConfigError
 
 BUILT = ("success",)
 CHECKED = ("pass", "warn")  # a warn-severity data test is about row quality, not a broken model
+BUILDS_TABLE = "meta_capi.dbt_model_builds"  # written by dbt's on-run-end hook meta_record_model_builds
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,7 @@ class ModelRelation:
     schema: str
     identifier: str
     database: str | None = None  # DuckDB's catalog: the file's name without `.duckdb`
+    unique_id: str | None = None  # dbt's id of the model
 
     def sql(self) -> str:
         # The catalog is left out on purpose: the exporter checks it against the opened file
@@ -33,13 +37,30 @@ class ModelRelation:
     def __str__(self) -> str:
         return f"{self.schema}.{self.identifier}"
 
-    def check_database(self, opened_catalog: str, path: Path) -> None:
-        """Refuse a DuckDB file other than the one dbt built the model in."""
+    def check_warehouse(self, con: duckdb.DuckDBPyConnection, path: Path, allow_unsuccessful: bool = False) -> None:
+        """Refuse a DuckDB file other than the one dbt built the model in, or a model whose latest
+        build attempt there failed (recorded by the on-run-end hook meta_record_model_builds)."""
+        opened_catalog = con.execute("select current_database()").fetchone()[0]
         if self.database is not None and self.database != opened_catalog:
             raise ConfigError(
                 f"dbt built {self} in the DuckDB database {self.database!r}, but the exporter opened {path} "
                 f"({opened_catalog!r}). Run the exporter with the same profile and target as dbt "
                 "(--profiles-dir, --target), or pass the file dbt built as --database."
+            )
+        if allow_unsuccessful or self.unique_id is None:
+            return
+        try:
+            latest = con.execute(
+                f"select status, recorded_at from {BUILDS_TABLE} where unique_id = ? order by recorded_at desc limit 1",
+                [self.unique_id],
+            ).fetchone()
+        except duckdb.CatalogException:  # no dbt run with the hook yet
+            return
+        if latest is not None and latest[0] not in BUILT:
+            raise ConfigError(
+                f"The latest `dbt run`/`dbt build` of {self} ({latest[1]:%Y-%m-%d %H:%M} UTC) ended with status "
+                f"{latest[0]!r}, so the table is an older one. Fix the model and run `dbt build` again, or pass "
+                "--allow-unsuccessful-model to export the older table anyway."
             )
 
 
@@ -67,7 +88,7 @@ def find_model(target_path: Path, model: str, allow_unsuccessful: bool = False) 
             f"{problem}, so the table may be stale, missing or broken. Run `dbt build` and export after it succeeds, "
             f"or pass --allow-unsuccessful-model to export {model} anyway."
         )
-    return ModelRelation(node["schema"], node.get("alias") or node["name"], node.get("database"))
+    return ModelRelation(node["schema"], node.get("alias") or node["name"], node.get("database"), unique_id)
 
 
 def _latest_invocation_problem(run_results_path: Path, unique_id: str, tests: set[str]) -> str | None:

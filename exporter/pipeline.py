@@ -44,7 +44,7 @@ def run_export(config: ExportConfig, now: Callable[[], datetime] = utc_now) -> R
         )
     con = connect(database, config.duckdb_memory_limit)
     try:
-        relation.check_database(con.execute("select current_database()").fetchone()[0], database)
+        relation.check_warehouse(con, database, config.allow_unsuccessful_model)
         reader = ModelReader(con, relation)
         started = now()
         run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"

@@ -203,3 +203,28 @@ def test_no_run_results_is_refused(workdir, tmp_path, capsys):
     (target / "run_results.json").unlink()
     assert dry_run(target, tmp_path)[0] == 2
     assert "nothing says the model was built" in capsys.readouterr().err
+
+
+def test_a_failed_build_hidden_by_a_later_passing_dbt_test_is_refused(built, workdir, tmp_path, capsys):
+    work, target = workdir
+    _, profiles, _ = built
+    model_sql = work / "models" / "marts" / "meta_offline_events.sql"
+    model_sql.write_text(model_sql.read_text().replace("select * from final", "select no_such_column from final"))
+    failed = run_dbt(["run"], work, tmp_path / "unused.duckdb", target, profiles_dir=profiles, check=False)
+    assert failed.returncode == 1
+    run_dbt(
+        ["test", "--select", "meta_offline_events", "--exclude-resource-type", "unit_test"],
+        work,
+        tmp_path / "unused.duckdb",
+        target,
+        profiles_dir=profiles,
+    )
+    assert json.loads((target / "run_results.json").read_text())["args"]["which"] == "test"
+
+    assert dry_run(target, tmp_path)[0] == 2
+    assert "ended with status 'error', so the table is an older one" in capsys.readouterr().err
+    with duckdb.connect(str(work / "mine.duckdb"), read_only=True) as con:
+        statuses = con.execute(
+            "select status, count(*) from meta_capi.dbt_model_builds group by status order by status"
+        ).fetchall()
+    assert statuses[0][0] == "error" and statuses[-1][0] == "success"  # the first build, then this one

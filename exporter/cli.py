@@ -10,18 +10,18 @@ from pathlib import Path
 
 import duckdb
 
-from exporter import tokens
+from exporter import history, tokens
 from exporter.config import (
     DEFAULT_API_VERSION,
     DEFAULT_GRAPH_URL,
     DEFAULT_MODEL,
     MAX_BATCH_SIZE,
     ConfigError,
-    DbtLocation,
     ExportConfig,
     RejectionThreshold,
     RetryPolicy,
 )
+from exporter.dbt_profile import add_location_arguments, location_from_args
 from exporter.pipeline import EXIT_CONFIG, run_export
 from exporter.state import DatabaseBusyError
 
@@ -35,6 +35,8 @@ DuckDB file (schema meta_capi), so a rerun sends only new or changed orders.
 
   python -m exporter --dry-run            build and validate, write request bodies, send nothing
   python -m exporter                      send (needs META_ACCESS_TOKEN and META_DATASET_ID)
+  python -m exporter history              the latest runs (--json for scripts)
+  python -m exporter rejected             why rows of the latest run were rejected (--run ID)
   python -m exporter token check          when does the token expire?
   python -m exporter token refresh        exchange it for a long-lived token
 """
@@ -90,27 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     source = parser.add_argument_group("model (where dbt built it: the same flags and variables as dbt)")
-    source.add_argument(
-        "--database",
-        type=Path,
-        help="DuckDB file dbt built (default: the `path` of the dbt profile and target below)",
-    )
-    source.add_argument(
-        "--profiles-dir",
-        type=Path,
-        default=env("DBT_PROFILES_DIR"),
-        help="folder of dbt's profiles.yml [DBT_PROFILES_DIR] (default: as dbt, the working directory, then ~/.dbt)",
-    )
-    source.add_argument(
-        "--profile", default=env("DBT_PROFILE"), help="dbt profile [DBT_PROFILE] (default: dbt_project.yml's)"
-    )
-    source.add_argument("--target", default=env("DBT_TARGET"), help="dbt target [DBT_TARGET] (default: the profile's)")
-    source.add_argument(
-        "--project-dir",
-        type=Path,
-        default=Path(env("DBT_PROJECT_DIR", ".")),
-        help="dbt project folder, for its profile name [DBT_PROJECT_DIR] (default: %(default)s)",
-    )
+    add_location_arguments(source)
     source.add_argument("--model", default=DEFAULT_MODEL, help="dbt model to export (default: %(default)s)")
     source.add_argument(
         "--dbt-target-path",
@@ -201,12 +183,7 @@ def config_from_args(args: argparse.Namespace) -> ExportConfig:
         api_version=args.api_version,
         test_event_code=args.test_event_code or None,
         database=args.database,
-        dbt=DbtLocation(
-            project_dir=args.project_dir,
-            profiles_dir=Path(args.profiles_dir) if args.profiles_dir else None,
-            profile=args.profile or None,
-            target=args.target or None,
-        ),
+        dbt=location_from_args(args),
         model=args.model,
         dbt_target_path=args.project_dir / args.dbt_target_path,  # dbt's is relative to the project
         allow_unsuccessful_model=args.allow_unsuccessful_model,
@@ -236,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["token"]:
         return tokens.main(argv[1:])
+    if argv[:1] in (["history"], ["rejected"]):
+        return history.main(argv[0], argv[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -8,6 +8,7 @@ same for both. dbt is imported only here, and only when no `--database` was give
 
 from __future__ import annotations
 
+import argparse
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,44 @@ class DbtTarget:
     adapter_type: str
     database_path: Path  # the DuckDB file
     catalog: str  # DuckDB's name for the file's database: what dbt's manifest records as `database`
+
+
+def add_location_arguments(group: argparse._ActionsContainer) -> None:
+    """--database, and dbt's own flags and variables that locate the profile and target."""
+    env = os.environ.get
+    group.add_argument(
+        "--database", type=Path, help="DuckDB file dbt built (default: the `path` of the dbt profile and target)"
+    )
+    group.add_argument(
+        "--profiles-dir",
+        type=Path,
+        default=env("DBT_PROFILES_DIR"),
+        help="folder of dbt's profiles.yml [DBT_PROFILES_DIR] (default: as dbt, the working directory, then ~/.dbt)",
+    )
+    group.add_argument(
+        "--profile", default=env("DBT_PROFILE"), help="dbt profile [DBT_PROFILE] (default: dbt_project.yml's)"
+    )
+    group.add_argument("--target", default=env("DBT_TARGET"), help="dbt target [DBT_TARGET] (default: the profile's)")
+    group.add_argument(
+        "--project-dir",
+        type=Path,
+        default=Path(env("DBT_PROJECT_DIR", ".")),
+        help="dbt project folder, for its profile name [DBT_PROJECT_DIR] (default: %(default)s)",
+    )
+
+
+def location_from_args(args: argparse.Namespace) -> DbtLocation:
+    return DbtLocation(
+        project_dir=args.project_dir,
+        profiles_dir=Path(args.profiles_dir) if args.profiles_dir else None,
+        profile=args.profile or None,
+        target=args.target or None,
+    )
+
+
+def database_path(database: Path | None, location: DbtLocation) -> Path:
+    """--database when given, else the DuckDB file of the dbt profile and target."""
+    return database or resolve_target(location).database_path
 
 
 def resolve_target(location: DbtLocation) -> DbtTarget:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from exporter.config import ConfigError, ExportConfig
 from exporter.dbt_artifacts import find_model
-from exporter.dbt_profile import resolve_target
+from exporter.dbt_profile import database_path
 from exporter.delivery import BatchOutcome, Deliverer
 from exporter.events import BuiltEvent, EventBuilder, default_workers, hashed_customers
 from exporter.meta_api import ErrorKind, MetaApiError, MetaClient
@@ -37,7 +37,7 @@ def utc_now() -> datetime:
 def run_export(config: ExportConfig, now: Callable[[], datetime] = utc_now) -> RunReport:
     """Export the model once. Raises ConfigError (and DatabaseBusyError) before anything is sent."""
     relation = find_model(config.dbt_target_path, config.model, config.allow_unsuccessful_model)
-    database = config.database or resolve_target(config.dbt).database_path
+    database = database_path(config.database, config.dbt)
     if not Path(database).exists():
         raise ConfigError(
             f"No DuckDB file at {database}: run `dbt build` first, with the same profile and target as the exporter."

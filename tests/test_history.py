@@ -1,0 +1,70 @@
+"""`python -m exporter history` and `rejected`: past runs and rejections, read from meta_capi."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import TOKEN, order_lines
+
+from exporter.cli import main
+
+
+def run_command(capsys, *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    return code, capsys.readouterr().out
+
+
+def test_history_and_rejected_show_the_runs_and_their_reasons(model, export_env, capsys):
+    lines = order_lines(6)
+    for line in lines:
+        if line["order_id"] in ("ord-000001", "ord-000004") and line["product_id"] == "sku-0":
+            line["currency"] = "US$"
+    model.write(lines)
+    assert export_env(model, "--dry-run", "-q") == 0
+    assert export_env(model, "-q") == 0
+    capsys.readouterr()
+
+    code, text = run_command(capsys, "history", "--database", str(model.database))
+    assert code == 0
+    rows = text.splitlines()
+    assert rows[0].split()[:3] == ["started", "(UTC)", "kind"]
+    real, dry = rows[1], rows[2]  # newest first
+    assert real.split()[2:4] == ["real", "✓"] and dry.split()[2:4] == ["dry", "run"]
+    # rows read, rejected, built, skipped, sent, accepted, rejected by Meta, undelivered, exit code
+    assert real.split()[5:14] == ["12", "4", "4", "0", "4", "4", "0", "0", "0"]
+    assert len(real) == len(dry)  # aligned: the run ids end every row
+
+    code, text = run_command(capsys, "history", "--json", "-n", "1", "--database", str(model.database))
+    runs = json.loads(text)["runs"]
+    assert len(runs) == 1 and runs[0]["events_accepted"] == 4 and runs[0]["completed"] is True
+
+    code, text = run_command(capsys, "rejected", "--database", str(model.database))
+    assert code == 0
+    assert text.splitlines()[0] == f"Run {runs[0]['run_id']}:"
+    by_reason = {row.split()[1]: row.split()[2:] for row in text.splitlines()[2:]}
+    assert by_reason["invalid_currency"] == ["2", "ord-000001,", "ord-000004"]
+    assert by_reason["order_has_rejected_line"] == ["2", "ord-000001,", "ord-000004"]
+
+    code, text = run_command(capsys, "rejected", "--json", "--database", str(model.database))
+    reasons = {reason["reason"]: reason for reason in json.loads(text)["reasons"]}
+    assert reasons["invalid_currency"]["example_order_ids"] == ["ord-000001", "ord-000004"]
+
+    everything = str(model.query("from meta_capi.runs")) + text
+    assert TOKEN not in everything and "example.com" not in everything.lower()
+
+
+def test_rejected_of_an_unknown_run_says_where_to_look(model, export_env, capsys):
+    model.write(order_lines(1))
+    assert export_env(model, "-q") == 0
+    assert main(["rejected", "--run", "nope", "--database", str(model.database)]) == 2
+    assert "`python -m exporter history` lists the runs" in capsys.readouterr().err
+
+
+def test_a_warehouse_without_runs_yet(model, capsys):
+    model.write(order_lines(1))
+    assert run_command(capsys, "history", "--database", str(model.database)) == (0, "No exporter runs recorded yet.\n")
+    assert run_command(capsys, "rejected", "--database", str(model.database)) == (
+        0,
+        "No exporter run has read rows yet.\n",
+    )
+    assert main(["history", "--database", str(model.database.with_name("nothing.duckdb"))]) == 2

@@ -40,8 +40,8 @@
     {%- endfor -%}
     {%- if missing -%}
         {{ exceptions.raise_compiler_error(
-            "The source table " ~ relation ~ " has no column " ~ missing | join(', ')
-            ~ ", which " ~ ("is" if missing | length == 1 else "are") ~ " required. Required in "
+            "The source table " ~ relation ~ " has no column" ~ ("" if missing | length == 1 else "s") ~ " "
+            ~ missing | join(', ') ~ ", which " ~ ("is" if missing | length == 1 else "are") ~ " required. Required in "
             ~ table_name ~ ": " ~ required | join(', ')
             ~ (("; and at least one of " ~ required_one_of | join(', ')) if required_one_of else "")
             ~ ". Every other column is optional (absent means NULL).") }}

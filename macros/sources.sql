@@ -20,7 +20,7 @@
     {%- endif -%}
     {%- if relation.is_cte -%}
         {{ exceptions.raise_compiler_error(
-            "A unit test of " ~ model.name ~ " must state the columns of its source fixture: "
+            "The unit test " ~ model.name ~ " must state the columns of its source fixture: "
             ~ "overrides: macros: {meta_source_columns: {column_name: data_type, ...}}") }}
     {%- endif -%}
     {%- set columns = {} -%}

@@ -27,29 +27,42 @@
     Filter on a list var such as `purchase_channels`: an empty list (the default) keeps every
     line; otherwise a line is kept when its value, trimmed and lower-cased, is in the list
     (compared the same way), so analysts need not know how the source capitalizes 'Store'.
-    A comma-separated string works too (handy on the command line). A NULL value never
-    matches a non-empty list.
+    A NULL value never matches a non-empty list.
 -#}
 {% macro meta_matches_list_var(column_name, var_name) -%}
-    {%- set configured = var(var_name, []) -%}
-    {%- if configured is none -%}
-        {%- set configured = [] -%}
-    {%- elif configured is string -%}
-        {%- set configured = configured.split(',') -%}
-    {%- endif -%}
-    {%- set values = [] -%}
-    {%- for value in configured -%}
-        {%- if (value | string | trim) != '' -%}
-            {%- do values.append(value | string | trim | lower) -%}
-        {%- endif -%}
-    {%- endfor -%}
+    {%- set values = meta_list_var_values(var_name) -%}
     {%- if values | length == 0 -%}
         true
     {%- else -%}
         (lower(trim({{ column_name }})) in (
             {%- for value in values -%}
-                {{ meta_sql_string(value) }}{{ ", " if not loop.last }}
+                {{ meta_sql_string(value | lower) }}{{ ", " if not loop.last }}
             {%- endfor -%}
         ))
     {%- endif -%}
+{%- endmacro %}
+
+
+{#-
+    The values of a list var (`purchase_channels`, `purchase_brands`), trimmed, blanks
+    dropped, as written (the filter lower-cases them; the check that every value matches some
+    line names them as the analyst wrote them). A comma-separated string works too (handy on
+    the command line); NULL is the empty list.
+-#}
+{% macro meta_list_var_values(var_name) -%}
+    {%- set configured = var(var_name, []) -%}
+    {%- if configured is none -%}
+        {%- set configured = [] -%}
+    {%- elif configured is string -%}
+        {%- set configured = configured.split(',') -%}
+    {%- elif configured is not iterable or configured is mapping -%}
+        {%- set configured = [configured] -%}
+    {%- endif -%}
+    {%- set values = [] -%}
+    {%- for value in configured -%}
+        {%- if (value | string | trim) != '' -%}
+            {%- do values.append(value | string | trim) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(values) }}
 {%- endmacro %}

@@ -10,6 +10,12 @@ run in any order and in parallel:
 
 ``run_dbt`` returns the ``subprocess.CompletedProcess`` (output in ``stdout``) and, with
 ``check=True`` (the default), raises ``DbtError`` carrying dbt's output when dbt fails.
+
+Sources other than the seeds, and what the model should hold for them:
+
+    create_source_tables(db_path, "pos", project / "seeds", transactions="select * exclude (store_id) from lines")
+    lines, customers = sample_rows(project / "seeds")
+    assert model_rows(db_path) == expected_model_rows(lines, customers, as_of=AS_OF, lookback_days=62)
 """
 
 from __future__ import annotations
@@ -20,9 +26,14 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import duckdb
+import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # What dbt reads: the project file and the folders it names (seeds holds only the generator).
@@ -132,6 +143,173 @@ def run_dbt(
 
 
 def run_results(target_path: Path | str) -> dict[str, str]:
-    """``{unique_id: status}`` of dbt's last invocation with this target path."""
+    """``{unique_id: status}`` of dbt's last invocation with this target path.
+
+    Exposures are left out: there is nothing to run for them (their status is always no-op).
+    """
     data = json.loads((Path(target_path) / "run_results.json").read_text())
-    return {result["unique_id"]: result["status"] for result in data["results"]}
+    return {
+        result["unique_id"]: result["status"]
+        for result in data["results"]
+        if not result["unique_id"].startswith("exposure.")
+    }
+
+
+def project_vars(project_dir: Path | str = REPO_ROOT) -> dict:
+    """The ``vars:`` of a project's dbt_project.yml."""
+    return yaml.safe_load((Path(project_dir) / "dbt_project.yml").read_text())["vars"]
+
+
+def set_project_vars(project_dir: Path | str, **values) -> None:
+    """Set vars in a (copied) project's dbt_project.yml, as a user configures the project."""
+    path = Path(project_dir) / "dbt_project.yml"
+    project = yaml.safe_load(path.read_text())
+    project["vars"].update(values)
+    path.write_text(yaml.safe_dump(project, sort_keys=False, allow_unicode=True))
+
+
+# -- sources other than the seeds ----------------------------------------------------------------
+SEED_FILES = {"lines": "unified_itemized_transactions", "customers": "customer_360"}
+
+
+def _seed_column_types() -> dict[str, dict[str, str]]:
+    """{seed: {column: type}} as dbt_project.yml loads the sample seeds (the contract's types)."""
+    seeds = yaml.safe_load((REPO_ROOT / "dbt_project.yml").read_text())["seeds"]["offline_conversions"]
+    return {name: seeds[name]["+column_types"] for name in SEED_FILES.values()}
+
+
+def _sample_views(con: duckdb.DuckDBPyConnection, csv_dir: Path | str) -> None:
+    """Views ``lines`` and ``customers`` over the sample CSVs, typed as the seeds are."""
+    types = _seed_column_types()
+    for view, seed in SEED_FILES.items():
+        columns = ", ".join(f"'{name}': '{kind}'" for name, kind in types[seed].items())
+        path = str(Path(csv_dir) / f"{seed}.csv").replace("'", "''")
+        con.execute(
+            f"create or replace temp view {view} as select * from read_csv('{path}', header = true, columns = {{{columns}}})"
+        )
+
+
+def create_source_tables(
+    db_path: Path | str,
+    schema: str,
+    csv_dir: Path | str,
+    transactions: str = "select * from lines",
+    customers: str = "select * from customers",
+) -> None:
+    """Tables ``unified_itemized_transactions`` and ``customer_360`` in ``schema`` of the DuckDB file,
+    each the result of a query over the sample CSVs in ``csv_dir`` (views ``lines`` and ``customers``,
+    typed as the seeds): a user's own source, with the columns and types the queries give.
+    """
+    with duckdb.connect(str(db_path)) as con:
+        _sample_views(con, csv_dir)
+        con.execute(f"create schema if not exists {schema}")
+        con.execute(f"create or replace table {schema}.unified_itemized_transactions as {transactions}")
+        con.execute(f"create or replace table {schema}.customer_360 as {customers}")
+
+
+def sample_rows(csv_dir: Path | str) -> tuple[list[dict], list[dict]]:
+    """(item lines, customers) of the sample CSVs as dicts, typed as the seeds load them."""
+    with duckdb.connect() as con:
+        _sample_views(con, csv_dir)
+        return _dicts(con, "select * from lines"), _dicts(con, "select * from customers")
+
+
+def source_rows(db_path: Path | str, schema: str = "amperity_sample") -> tuple[list[dict], list[dict]]:
+    """(item lines, customers) of the source tables in ``schema`` of a DuckDB file."""
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        return (
+            _dicts(con, f"select * from {schema}.unified_itemized_transactions"),
+            _dicts(con, f"select * from {schema}.customer_360"),
+        )
+
+
+def _dicts(con, sql: str) -> list[dict]:
+    cursor = con.execute(sql)
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+# -- the model's rules, stated again in Python to check the SQL against ---------------------------
+def _clean(value):
+    if value is None:
+        return None
+    value = str(value).strip(" \t\r\n")
+    return value or None
+
+
+def _in_filter(value, wanted: Collection[str]) -> bool:
+    return not wanted or (_clean(value) or "").lower() in {item.strip().lower() for item in wanted}
+
+
+def expected_model_rows(
+    lines: list[dict],
+    customers: list[dict],
+    *,
+    as_of: datetime,
+    lookback_days: int,
+    channels: Collection[str] = (),
+    brands: Collection[str] = (),
+    source_timezone: str = "UTC",
+    default_currency: str = "USD",
+) -> Counter:
+    """The rows ``meta_offline_events`` should hold for these source rows, as ``model_rows`` gives them.
+
+    ``lines`` hold naive ``order_datetime`` values in ``source_timezone``; ``as_of`` is naive UTC.
+    """
+    best = {}
+    for customer in customers:
+        customer = {key: _clean(value) if key != "birthdate" else value for key, value in customer.items()}
+        if customer["amperity_id"] is None:
+            continue
+        key = (
+            customer["email"] is None and customer["phone"] is None,
+            customer["email"] is None,
+            customer["phone"] is None,
+            customer["email"] or "\uffff",
+            customer["phone"] or "\uffff",
+        )
+        current = best.get(customer["amperity_id"])
+        if current is None or key < current[0]:
+            best[customer["amperity_id"]] = (key, customer)
+    start, end = as_of - timedelta(days=lookback_days), as_of
+    zone = ZoneInfo(source_timezone)
+    rows = Counter()
+    for line in lines:
+        customer = best.get(_clean(line["amperity_id"]), (None, None))[1]
+        ordered_at = line["order_datetime"].replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+        if not (start < ordered_at <= end):
+            continue
+        if line["is_cancellation"] is True or line["is_return"] is True:
+            continue
+        if line["item_quantity"] is None or line["item_quantity"] <= 0:
+            continue
+        if not (_in_filter(line["purchase_channel"], channels) and _in_filter(line["purchase_brand"], brands)):
+            continue
+        if customer is None or (customer["email"] is None and customer["phone"] is None):
+            continue
+        currency = (_clean(line["currency"]) or default_currency).upper()
+        price = float(line["item_revenue"]) / line["item_quantity"]
+        rows[
+            (
+                customer["amperity_id"],
+                _clean(line["order_id"]),
+                _clean(line["product_id"]),
+                line["item_quantity"],
+                ordered_at,
+                round(price, 6),
+                currency,
+                customer["email"],
+                customer["phone"],
+            )
+        ] += 1
+    return rows
+
+
+def model_rows(db_path: Path | str) -> Counter:
+    """The rows of ``main.meta_offline_events``, in the shape ``expected_model_rows`` gives."""
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        rows = con.execute(
+            "select external_id, order_id, product_id, quantity, timestamp, price, currency, email, phone "
+            "from main.meta_offline_events"
+        ).fetchall()
+    return Counter((*row[:5], round(row[5], 6), *row[6:]) for row in rows)

@@ -17,7 +17,16 @@ from datetime import datetime, timedelta
 
 import duckdb
 import pytest
-from dbt_helpers import generate_sample_data, prepare_project, run_dbt, run_results, write_profile
+from dbt_helpers import (
+    expected_model_rows,
+    generate_sample_data,
+    model_rows,
+    prepare_project,
+    run_dbt,
+    run_results,
+    source_rows,
+    write_profile,
+)
 
 AS_OF = datetime(2026, 11, 23, 12, 0, 0)  # naive = UTC
 VARS = {"as_of": "2026-11-23 12:00:00"}
@@ -82,76 +91,9 @@ CASES = {
 EXPECTED_ROWS = {62: 277, 30: 204, 7: 150}
 
 
-# -- a Python re-statement of the rules, to check the SQL against ---------------------------------
-def _clean(value):
-    if value is None:
-        return None
-    value = str(value).strip(" \t\r\n")
-    return value or None
-
-
 def expected_rows(db_path, lookback_days: int, schema: str = "amperity_sample") -> Counter:
-    with duckdb.connect(str(db_path), read_only=True) as con:
-        lines = _dicts(con, f"select * from {schema}.unified_itemized_transactions")
-        customers = _dicts(con, f"select * from {schema}.customer_360")
-    best = {}
-    for customer in customers:
-        customer = {key: _clean(value) if key != "birthdate" else value for key, value in customer.items()}
-        if customer["amperity_id"] is None:
-            continue
-        key = (
-            customer["email"] is None and customer["phone"] is None,
-            customer["email"] is None,
-            customer["phone"] is None,
-            customer["email"] or "\uffff",
-            customer["phone"] or "\uffff",
-        )
-        current = best.get(customer["amperity_id"])
-        if current is None or key < current[0]:
-            best[customer["amperity_id"]] = (key, customer)
-    start, end = AS_OF - timedelta(days=lookback_days), AS_OF
-    rows = Counter()
-    for line in lines:
-        customer = best.get(_clean(line["amperity_id"]), (None, None))[1]
-        if not (start < line["order_datetime"] <= end):
-            continue
-        if line["is_cancellation"] is True or line["is_return"] is True:
-            continue
-        if line["item_quantity"] is None or line["item_quantity"] <= 0:
-            continue
-        if customer is None or (customer["email"] is None and customer["phone"] is None):
-            continue
-        currency = (_clean(line["currency"]) or "USD").upper()
-        price = float(line["item_revenue"]) / line["item_quantity"]
-        rows[
-            (
-                customer["amperity_id"],
-                _clean(line["order_id"]),
-                _clean(line["product_id"]),
-                line["item_quantity"],
-                line["order_datetime"],
-                round(price, 6),
-                currency,
-                customer["email"],
-                customer["phone"],
-            )
-        ] += 1
-    return rows
-
-
-def model_rows(db_path) -> Counter:
-    with duckdb.connect(str(db_path), read_only=True) as con:
-        rows = con.execute(
-            "select external_id, order_id, product_id, quantity, timestamp, price, currency, email, phone "
-            "from main.meta_offline_events"
-        ).fetchall()
-    return Counter((*row[:5], round(row[5], 6), *row[6:]) for row in rows)
-
-
-def _dicts(con, sql):
-    cursor = con.execute(sql)
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    lines, customers = source_rows(db_path, schema)
+    return expected_model_rows(lines, customers, as_of=AS_OF, lookback_days=lookback_days)
 
 
 def query(db_path, sql):

@@ -3,11 +3,16 @@
 -- depends_on: {{ ref('customer_360') }}
 {%- endif %}
 
+{#- Required: amperity_id and at least one of email / phone; every other column is optional
+    and absent means NULL (see meta_source_columns). -#}
+{%- set source_relation = source('amperity', 'customer_360') -%}
+{%- set columns = meta_source_columns(source_relation, required=['amperity_id'], required_one_of=['email', 'phone']) %}
+
 with
 
 source as (
 
-    select * from {{ source('amperity', 'customer_360') }}
+    select * from {{ source_relation }}
 
 ),
 
@@ -18,18 +23,18 @@ renamed as (
         rejects unusable values with a reason. #}
     select
         {{ meta_clean_text('amperity_id') }} as amperity_id,
-        {{ meta_clean_text('email') }} as email,
-        {{ meta_clean_text('phone') }} as phone,
-        {{ meta_clean_text('given_name') }} as given_name,
-        {{ meta_clean_text('surname') }} as surname,
+        {{ meta_clean_text(meta_column_or_null(columns, 'email', 'varchar')) }} as email,
+        {{ meta_clean_text(meta_column_or_null(columns, 'phone', 'varchar')) }} as phone,
+        {{ meta_clean_text(meta_column_or_null(columns, 'given_name', 'varchar')) }} as given_name,
+        {{ meta_clean_text(meta_column_or_null(columns, 'surname', 'varchar')) }} as surname,
         {#- Optional profile field: an unreadable date becomes NULL rather than failing the
             whole build. #}
-        try_cast(birthdate as date) as birthdate,
-        {{ meta_clean_text('gender') }} as gender,
-        {{ meta_clean_text('city') }} as city,
-        {{ meta_clean_text('state') }} as state,
-        {{ meta_clean_text('postal') }} as postal,
-        {{ meta_clean_text('country') }} as country
+        try_cast({{ meta_column_or_null(columns, 'birthdate', 'date') }} as date) as birthdate,
+        {{ meta_clean_text(meta_column_or_null(columns, 'gender', 'varchar')) }} as gender,
+        {{ meta_clean_text(meta_column_or_null(columns, 'city', 'varchar')) }} as city,
+        {{ meta_clean_text(meta_column_or_null(columns, 'state', 'varchar')) }} as state,
+        {{ meta_clean_text(meta_column_or_null(columns, 'postal', 'varchar')) }} as postal,
+        {{ meta_clean_text(meta_column_or_null(columns, 'country', 'varchar')) }} as country
 
     from source
 

@@ -7,11 +7,22 @@
 -- depends_on: {{ ref('unified_itemized_transactions') }}
 {%- endif %}
 
+{#-
+    The columns the source really has: the contract's required ones must be there (else the
+    run stops naming the missing column); every other column is optional and absent means
+    NULL. The type of order_datetime decides how it is read (see meta_to_utc_timestamp).
+-#}
+{%- set source_relation = source('amperity', 'unified_itemized_transactions') -%}
+{%- set columns = meta_source_columns(
+    source_relation,
+    required=['amperity_id', 'order_id', 'order_datetime', 'product_id', 'item_quantity', 'item_revenue']
+) %}
+
 with
 
 source as (
 
-    select * from {{ source('amperity', 'unified_itemized_transactions') }}
+    select * from {{ source_relation }}
 
 ),
 
@@ -21,12 +32,12 @@ renamed as (
         {{ meta_clean_text('amperity_id') }} as amperity_id,
         {{ meta_clean_text('order_id') }} as order_id,
 
-        {#- Read the naive source value in `source_timezone` and keep it as naive UTC: the
-            window and the exporter (which treats naive timestamps as UTC) work in UTC. #}
-        timezone(
-            'UTC',
-            timezone({{ meta_sql_string(var('source_timezone') | trim) }}, cast(order_datetime as timestamp))
-        ) as ordered_at,
+        {#- Naive UTC, read by the source column's type: a TIMESTAMP in `source_timezone`, a
+            TIMESTAMP WITH TIME ZONE as the instant it is, ISO 8601 text by its offset (none =
+            `source_timezone`). The window and the exporter (which treats naive timestamps as
+            UTC) work in UTC. NULL when unreadable: the `order_datetime_is_readable` test
+            warns about such lines. #}
+        {{ meta_to_utc_timestamp('order_datetime', columns.get('order_datetime')) }} as ordered_at,
 
         {{ meta_clean_text('product_id') }} as product_id,
         cast(item_quantity as integer) as item_quantity,
@@ -36,15 +47,15 @@ renamed as (
         {#- Upper-cased and trimmed; a line without one is in `default_currency`. A malformed
             code (`US$`) is kept as is: the exporter rejects that row with a reason. #}
         coalesce(
-            upper({{ meta_clean_text('currency') }}),
+            upper({{ meta_clean_text(meta_column_or_null(columns, 'currency', 'varchar')) }}),
             {{ meta_sql_string(var('default_currency') | trim | upper) }}
         ) as currency,
 
-        {{ meta_clean_text('purchase_channel') }} as purchase_channel,
-        {{ meta_clean_text('purchase_brand') }} as purchase_brand,
-        {{ meta_clean_text('store_id') }} as store_id,
-        cast(is_cancellation as boolean) as is_cancellation,
-        cast(is_return as boolean) as is_return
+        {{ meta_clean_text(meta_column_or_null(columns, 'purchase_channel', 'varchar')) }} as purchase_channel,
+        {{ meta_clean_text(meta_column_or_null(columns, 'purchase_brand', 'varchar')) }} as purchase_brand,
+        {{ meta_clean_text(meta_column_or_null(columns, 'store_id', 'varchar')) }} as store_id,
+        cast({{ meta_column_or_null(columns, 'is_cancellation', 'boolean') }} as boolean) as is_cancellation,
+        cast({{ meta_column_or_null(columns, 'is_return', 'boolean') }} as boolean) as is_return
 
     from source
 

@@ -5,7 +5,8 @@ hashed with SHA-256 (hex, lowercase):
 
 - ``em``: trimmed, lowercased, must look like ``local@domain.tld``.
 - ``ph``: parsed with ``phonenumbers`` in the row's country (else a default region) and
-  accepted only when valid; digits with the country calling code, no ``+``.
+  accepted only when valid; its E.164 form without the ``+`` (country calling code, then
+  the national number with any significant leading zero, e.g. Italy's ``390212345639``).
 - ``fn``/``ln``: NFC, lowercased, letters of any script and digits only.
 - ``db``: ``YYYYMMDD``.  ``ge``: ``f`` or ``m``.  ``ct``: lowercased letters only.
 - ``st``: US 2-letter code (full names mapped); elsewhere lowercased letters and digits.
@@ -199,7 +200,10 @@ def _parse_phone(text: str, region: str | None) -> str | None:
     # 206-555-0134) are valid for phonenumbers, so nothing real is lost.
     if not phonenumbers.is_valid_number(number):
         return None
-    return f"{number.country_code}{number.national_number}"
+    # E.164 as phonenumbers writes it, minus the '+'. Not country_code + national_number:
+    # that drops a significant leading zero (Italy's +39 02..., Benin, Congo, Gabon and
+    # others), which phonenumbers keeps apart in italian_leading_zero.
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
 
 
 @lru_cache(maxsize=_CACHE_SIZE)

@@ -6,6 +6,8 @@ import datetime
 import hashlib
 from collections.abc import Callable
 
+import phonenumbers
+import pycountry
 import pytest
 from facebook_business.adobjects.serverside.normalize import Normalize
 
@@ -180,6 +182,54 @@ def test_normalize_phone_default_region() -> None:
     assert normalize_phone("020 7946 0958") is None
     # the row's country wins over the default region
     assert normalize_phone("(206) 555-0134", "US", default_region="GB") == "12065550134"
+
+
+# SHA-256 of E.164 digits, computed once with `printf %s DIGITS | sha256sum`.
+ITALY_0212345639_HASH = "f0d3a329e187c64a44931e4c7f5ec3e2981aa7caa9ad702d5f3a56e3f0e3486b"  # 390212345639
+
+
+def test_italian_numbers_keep_their_leading_zero() -> None:
+    # Italy's fixed lines keep the 0 of the area code after the country code (+39 02 ...);
+    # phonenumbers marks it with italian_leading_zero rather than in national_number.
+    assert normalize_phone("02 1234 5639", "IT") == "390212345639"
+    assert normalize_phone("+39 02 1234 5639", None) == "390212345639"
+    assert normalize_phone("0039 06 6982 1234", "US") == "390669821234"
+    assert normalize_phone("390212345639", "US") == "390212345639"  # already Meta's format
+    assert normalize_phone("333 123 4567", "IT") == "393331234567"  # mobiles have no leading zero
+    assert sha256_hex(normalize_phone("02 1234 5639", "IT")) == ITALY_0212345639_HASH
+
+
+def _example_numbers() -> list[tuple[str, str, str]]:
+    """(national format, region, E.164 digits) of phonenumbers' example numbers, in every region
+    that is also an ISO 3166 country (the row's country gives the region)."""
+    kinds = (
+        phonenumbers.PhoneNumberType.FIXED_LINE,
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.TOLL_FREE,
+        phonenumbers.PhoneNumberType.VOIP,
+    )
+    examples = []
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        if pycountry.countries.get(alpha_2=region) is None:
+            continue  # XK, AC, TA: phone regions without an ISO 3166 code
+        for kind in kinds:
+            number = phonenumbers.example_number_for_type(region, kind)
+            if number is not None:
+                national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+                e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+                examples.append((national, region, e164.removeprefix("+")))
+    return examples
+
+
+def test_every_regions_example_numbers_give_phonenumbers_own_e164() -> None:
+    examples = _example_numbers()
+    assert len(examples) > 500
+    wrong = [(n, r, e, normalize_phone(n, r)) for n, r, e in examples if normalize_phone(n, r) != e]
+    assert wrong == []
+    # The same numbers written internationally, with '+' and with '00'.
+    for _, region, e164 in examples:
+        assert normalize_phone("+" + e164, None) == e164
+        assert normalize_phone("00" + e164, region) == e164
 
 
 # --- fn / ln --------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from json.encoder import encode_basestring
 from typing import NamedTuple
 
 from exporter.model_reader import CUSTOMER_COLUMNS, EVENT_COLUMNS, LINE, Customer, Order
-from exporter.normalize import DEFAULT_REGION, hashed_user_data
+from exporter.normalize import DEFAULT_REGION, hash_user_data
 from exporter.state import Rejection
 from exporter.validation import DEFAULT_ACTION_SOURCE, DEFAULT_EVENT_NAME
 
@@ -40,16 +40,23 @@ class OrderResult(NamedTuple):
     rejections: list[Rejection]
 
 
-UserData = tuple[str, bool]  # a customer's user_data as JSON, and whether it has a usable email or phone
-NO_CUSTOMER: UserData = ("{}", False)  # a line without external_id (rejected for that)
+class UserData(NamedTuple):
+    """One customer, normalized, hashed and serialized once (in a worker process for large models)."""
+
+    json: str  # the user_data object as sent
+    has_contact: bool  # a usable email or phone
+    dropped: tuple[tuple[str, str], ...]  # (Meta key, reason) of each value given but unusable
+
+
+NO_CUSTOMER = UserData("{}", False, ())  # a line without external_id (rejected for that)
 
 
 def user_data(customer: Customer | None, default_phone_region: str = DEFAULT_REGION) -> UserData:
     """Normalize, hash and serialize one customer (CUSTOMER_COLUMNS values)."""
     if customer is None:
         return NO_CUSTOMER
-    hashed = hashed_user_data(dict(zip(CUSTOMER_COLUMNS, customer, strict=True)), default_phone_region)
-    return _json(hashed), "em" in hashed or "ph" in hashed
+    hashed, dropped = hash_user_data(dict(zip(CUSTOMER_COLUMNS, customer, strict=True)), default_phone_region)
+    return UserData(_json(hashed), "em" in hashed or "ph" in hashed, dropped)
 
 
 class EventBuilder:
@@ -65,8 +72,8 @@ class EventBuilder:
         customers = [customer or NO_CUSTOMER for customer in order.customers]
         # The reading query decided every rule but the one that needs normalized customer data.
         problems = [
-            line[MISSING_REASON] or (None if has_contact else "no_usable_email_or_phone") or line[RULE_REASON]
-            for line, (_, has_contact) in zip(lines, customers, strict=True)
+            line[MISSING_REASON] or (None if customer.has_contact else "no_usable_email_or_phone") or line[RULE_REASON]
+            for line, customer in zip(lines, customers, strict=True)
         ]
         if not any(problems) and len({line[CURRENCY] for line in lines}) > 1:
             problems = ["order_currencies_differ"] * len(lines)
@@ -74,7 +81,7 @@ class EventBuilder:
             # A partial order would send a wrong value, so one bad line holds back the whole order.
             reasons = [problem or "order_has_rejected_line" for problem in problems]
             return OrderResult(None, [_rejection(line, reason) for line, reason in zip(lines, reasons, strict=True)])
-        return OrderResult(_event(order.order_id, lines, customers[0][0]), [])
+        return OrderResult(_event(order.order_id, lines, customers[0].json), [])
 
 
 ORDER_ID, PRODUCT_ID, QUANTITY, PRICE, CURRENCY, EVENT_TIME, MISSING_REASON, RULE_REASON = (
@@ -151,14 +158,33 @@ def default_workers(rows: int) -> int:
     return 0 if rows < PARALLEL_FROM_ROWS else min(os.cpu_count() or 1, 4)
 
 
-def hashed_customers(rows: Iterator[tuple], default_phone_region: str, workers: int) -> Iterator[tuple]:
+def hashed_customers(
+    rows: Iterator[tuple],
+    default_phone_region: str,
+    workers: int,
+    count_dropped: Callable[[tuple[tuple[str, str], ...]], None] | None = None,
+) -> Iterator[tuple]:
     """(key, customer_hash, UserData) for each (key, customer_hash, customer) row, in order.
 
     Normalizing and hashing is CPU-bound Python (phone numbers above all), so with workers,
     chunks of customers are hashed in that many processes while this one reads the lines and
     sends. Only customers cross between processes, each once; a bounded number of chunks is
     in flight, so memory stays flat.
+
+    `count_dropped` gets each customer's unusable values (UserData.dropped) when it has any:
+    these rows are each distinct customer once, so the counts are per distinct customer.
     """
+    hashed = _hashed_customers(rows, default_phone_region, workers)
+    try:
+        for row in hashed:
+            if row[2].dropped and count_dropped is not None:
+                count_dropped(row[2].dropped)
+            yield row
+    finally:
+        hashed.close()  # stops the worker processes now when the run ends early
+
+
+def _hashed_customers(rows: Iterator[tuple], default_phone_region: str, workers: int) -> Iterator[tuple]:
     if workers <= 0:
         for row in rows:
             yield row[0], row[1], user_data(row[2], default_phone_region)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from exporter.events import EventBuilder, user_data
+from exporter.events import EventBuilder, hashed_customers, user_data
 from exporter.model_reader import CUSTOMER_COLUMNS, LINE_FIELDS, Order
 from exporter.normalize import hashed_user_data, sha256_hex
 
@@ -248,3 +248,23 @@ def test_the_written_out_text_is_exactly_json_dumps_of_the_event(case):
         result.event.json[at - 40 : at + 40] if at is not None else None,
         expected[at - 40 : at + 40] if at is not None else None,
     )
+
+
+def test_unusable_values_travel_back_with_the_hashed_customer_and_are_counted_once_per_customer():
+    # Customers are hashed in worker processes for large models: what each lost must come
+    # back with its user_data, and be counted once per distinct customer.
+    german = ("amp-de", None, "030 6459913", None, None, None, None, None, None, None, "Deutschland")
+    lost = ("amp-x", "jane.doe@nowhere", "12", None, None, None, None, None, None, None, "Narnia")
+    rows = [((0, "amp-de"), 1, german), ((0, "amp-x"), 2, lost)]
+    assert user_data(german).dropped == ()
+    assert user_data(german).has_contact
+    assert user_data(lost).dropped == (
+        ("em", "not_an_email"),
+        ("ph", "not_a_valid_number"),
+        ("country", "not_recognized"),
+    )
+    for workers in (0, 1):
+        counted = []
+        hashed = list(hashed_customers(iter(rows), "US", workers, counted.append))
+        assert [row[2] for row in hashed] == [user_data(german), user_data(lost)]
+        assert counted == [user_data(lost).dropped]

@@ -35,6 +35,12 @@ MAX_AGE = timedelta(days=7)
 # Meta asks for store transactions to be uploaded within 62 days of the purchase.
 MAX_AGE_PHYSICAL_STORE = timedelta(days=62)
 REQUIRED_VALUES = ("order_id", "external_id", "quantity", "timestamp", "price", "currency")
+# Bounds past which a number is no store purchase in any currency Meta takes, but a unit error
+# or corrupt data: a price or an order's value above 10^12 (about a billion US dollars even in
+# yen), a quantity above 10^6. Up to 10^12, an amount with its currency's decimals has at most
+# 15 significant digits, which the double Meta reads it into keeps exactly.
+MAX_AMOUNT = 10**12
+MAX_QUANTITY = 10**6
 
 REASONS = {
     "missing_order_id": "order_id is empty",
@@ -45,7 +51,12 @@ REASONS = {
     "missing_currency": "currency is empty",
     "no_usable_email_or_phone": "neither a valid email nor a valid phone number",
     "quantity_not_positive": "quantity is 0 or negative",
+    "quantity_too_large": f"quantity is above {MAX_QUANTITY:,}",
+    "price_not_finite": "price is NaN or infinite",
     "price_negative": "price is negative",
+    "price_too_large": f"price is above {MAX_AMOUNT:,}",
+    "value_not_finite": "value is NaN or infinite",
+    "value_too_large": f"the order's value (its value column, or the sum of price x quantity) is above {MAX_AMOUNT:,}",
     "invalid_currency": "currency is not an ISO 4217 code",
     "invalid_action_source": "action_source is not one of Meta's action sources",
     "invalid_event_name": "event_name is not one of the allowed event names",
@@ -117,9 +128,14 @@ def rule_reason_sql(types: dict[str, str], now_seconds: int) -> str:
         now_seconds - int(MAX_AGE_PHYSICAL_STORE.total_seconds()),
         now_seconds - int(MAX_AGE.total_seconds()),
     )
+    # DuckDB orders NaN above every number, so "not finite" comes before the comparisons.
+    price_finite = 'isfinite(cast("price" as double))'
     branches = [
         ('"quantity" <= 0', "quantity_not_positive"),
+        (f'"quantity" > {MAX_QUANTITY}', "quantity_too_large"),
+        (f"not {price_finite}", "price_not_finite"),
         ('"price" < 0', "price_negative"),
+        (f'"price" > {MAX_AMOUNT}', "price_too_large"),
         (f"not {_in_list(currency, CURRENCIES)}", "invalid_currency"),
         (f"not {_in_list(action_source, ACTION_SOURCES)}", "invalid_action_source"),
         (f"not {_in_list(event_name, EVENT_NAMES)}", "invalid_event_name"),
@@ -130,6 +146,11 @@ def rule_reason_sql(types: dict[str, str], now_seconds: int) -> str:
             "timestamp_too_old",
         ),
     ]
+    if "value" in types:  # optional: an order's value as the model computes it
+        branches += [
+            ('"value" is not null and not isfinite(cast("value" as double))', "value_not_finite"),
+            (f'"value" > {MAX_AMOUNT}', "value_too_large"),
+        ]
     for column in ("client_user_agent", "event_id", "event_source_url"):
         present = f"coalesce(cast({quoted(column)} as varchar), '') <> ''" if column in types else "false"
         branches.append((f"{action_source} = 'website' and not ({present})", f"website_missing_{column}"))

@@ -49,6 +49,7 @@ REASONS = {
     "missing_timestamp": "timestamp is empty",
     "missing_price": "price is empty",
     "missing_currency": "currency is empty",
+    "missing_product_id": "product_id is empty",
     "no_usable_email_or_phone": "neither a valid email nor a valid phone number",
     "quantity_not_positive": "quantity is 0 or negative",
     "quantity_too_large": f"quantity is above {MAX_QUANTITY:,}",
@@ -66,6 +67,7 @@ REASONS = {
     "website_missing_client_user_agent": "website events need client_user_agent",
     "website_missing_event_id": "website events need event_id",
     "website_missing_event_source_url": "website events need event_source_url",
+    "order_customers_differ": "the order's lines belong to different customers (external_id or customer data differ)",
     "order_currencies_differ": "the order's lines have different currencies",
     "order_has_rejected_line": "another line of the same order was rejected",
 }
@@ -109,9 +111,15 @@ def _with_default(column: str, default: str, types: dict[str, str]) -> str:
 
 
 def missing_reason_sql(types: dict[str, str]) -> str:
-    """The first required value that is NULL or blank, as `missing_<column>`."""
+    """The first required value that is NULL or blank, as `missing_<column>`.
+
+    product_id too, when the model has that column: a line without one would be counted in
+    the event's value and num_items but could not be listed in its contents. A model without
+    the column (a query written for the replaced destination, which did not require it) sends
+    its events with empty contents.
+    """
     branches = []
-    for column in REQUIRED_VALUES:
+    for column in (*REQUIRED_VALUES, *(("product_id",) if "product_id" in types else ())):
         value = quoted(column)
         empty = f"{value} is null" + (f" or trim({value}) = ''" if types[column].upper() == "VARCHAR" else "")
         branches.append(f"when {empty} then 'missing_{column}'")

@@ -184,6 +184,33 @@ def test_an_order_in_two_currencies_is_rejected():
     assert [r.reason for r in result.rejections] == ["order_currencies_differ"] * 2
 
 
+def test_an_order_whose_lines_belong_to_two_customers_is_rejected_whole():
+    # Neither customer's identity may carry the other's purchases.
+    result = build(item("sku-1", 1, 1.0), item("sku-2", 1, 1.0, external_id="amp-2", email="jane@example.com"))
+    assert result.event is None
+    assert [(r.order_id, r.product_id, r.reason) for r in result.rejections] == [
+        ("o-1", "sku-1", "order_customers_differ"),
+        ("o-1", "sku-2", "order_customers_differ"),
+    ]
+    # The same external_id with other customer data (a model not deduplicated by customer).
+    result = build(item("sku-1", 1, 1.0), item("sku-2", 1, 1.0, phone="+44 20 7946 0958"))
+    assert [r.reason for r in result.rejections] == ["order_customers_differ"] * 2
+
+
+def test_two_versions_of_a_customer_that_normalize_alike_are_one_customer():
+    result = build(
+        item("sku-1", 1, 1.0),
+        item("sku-2", 1, 1.0, email="JOHN_SMITH@GMAIL.COM", phone="+1 650-555-1212", country="United States"),
+    )
+    assert result.rejections == []
+    assert result.event.line_count == 2
+
+
+def test_a_bad_line_comes_before_the_customers_of_the_order():
+    result = build(item("sku-1", 1, 1.0, missing_reason="missing_product_id"), item("sku-2", 1, 1.0, external_id="b"))
+    assert [r.reason for r in result.rejections] == ["missing_product_id", "order_has_rejected_line"]
+
+
 def test_a_customer_without_usable_contact_is_rejected():
     result = build(item("sku-1", 1, 1.0, email="not-an-email", phone="123"))
     assert [r.reason for r in result.rejections] == ["no_usable_email_or_phone"]

@@ -188,3 +188,21 @@ def test_a_decimal_price_column():
     types = {**TYPES, "price": "DECIMAL(18,4)"}
     assert problem(line(price=9.99), types) is None
     assert problem(line(price=-1), types) == "price_negative"
+
+
+@pytest.mark.parametrize(
+    "product_id, reason",
+    [("sku-1", None), (None, "missing_product_id"), ("", "missing_product_id"), ("  ", "missing_product_id")],
+)
+def test_product_id_is_required_when_the_model_has_the_column(product_id, reason):
+    # Meta lists each line in contents by its id: a line without one would be counted in the
+    # value and num_items but missing from contents.
+    types = {**TYPES, "product_id": "VARCHAR"}
+    assert reason is None or reason in REASONS
+    assert problem(line(product_id=product_id), types) == reason
+    # Other missing values come first, as before.
+    assert problem(line(product_id=product_id, currency=None), types) == "missing_currency"
+
+
+def test_a_model_without_a_product_id_column_needs_none():
+    assert problem(line(product_id=None)) is None  # TYPES has no product_id

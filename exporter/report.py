@@ -9,6 +9,15 @@ from pathlib import Path
 
 from exporter.validation import REASONS
 
+# What a run can warn about without failing: code -> what to check.
+WARNINGS = {
+    "model_empty": (
+        "the model is empty: nothing was read, so nothing was sent. Check the dbt run's filters and window "
+        "(vars purchase_channels, purchase_brands, lookback_days, as_of) and that the sources hold purchases "
+        "inside the window."
+    ),
+}
+
 # The counts stored in meta_capi.runs, in this order.
 RUN_COUNTS = (
     "rows_read", "rows_rejected", "events_built", "events_skipped", "events_sent", "events_accepted",
@@ -53,6 +62,11 @@ class RunReport:
             reasons = self.dropped_user_data.setdefault(key, {})
             reasons[reason] = reasons.get(reason, 0) + 1
 
+    def warnings(self) -> list[str]:
+        """WARNINGS codes that apply to this run. An empty model exits 0 (nothing failed), but a
+        scheduled job that reads nothing day after day must not go unnoticed."""
+        return ["model_empty"] if self.rows_in_model == 0 else []
+
     def counts(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in RUN_COUNTS}
 
@@ -63,6 +77,7 @@ class RunReport:
             "dropped_user_data": {
                 key: dict(sorted(reasons.items())) for key, reasons in sorted(self.dropped_user_data.items())
             },
+            "warnings": self.warnings(),
         }
 
     def write_json(self, path: Path) -> None:
@@ -76,6 +91,7 @@ class RunReport:
             f"Meta offline events {mode} {self.run_id}: dataset {self.dataset_id}, model {self.model}",
             f"  rows read               {self.rows_read:>9}"
             + (f"  (of {self.rows_in_model}: stopped early)" if self.rows_read < self.rows_in_model else ""),
+            *(f"  WARNING: {WARNINGS[code]}" for code in self.warnings()),
             f"  rows rejected           {self.rows_rejected:>9}",
             *(
                 f"  {'':<24}{count:>9}  {reason}: {REASONS.get(reason, '')}"

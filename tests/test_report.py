@@ -31,3 +31,17 @@ def test_nothing_dropped_says_nothing():
     run = report(rows_in_model=10, rows_read=10)
     assert run.to_dict()["dropped_user_data"] == {}
     assert "match keys dropped" not in run.summary()
+
+
+def test_an_empty_model_is_a_warning_in_the_summary_and_the_json():
+    run = report(rows_in_model=0, rows_read=0)
+    assert run.to_dict()["warnings"] == ["model_empty"]
+    assert "  WARNING: the model is empty: nothing was read, so nothing was sent." in run.summary()
+    assert "purchase_channels" in run.summary()
+    assert run.exit_code == 0
+
+
+def test_a_model_with_rows_has_no_warning():
+    run = report(rows_in_model=3, rows_read=3)
+    assert run.to_dict()["warnings"] == []
+    assert "WARNING" not in run.summary()

@@ -4,7 +4,9 @@ Each rejected line gets a reason code from REASONS. Two columns come out of the 
 `missing_reason` (a required value is empty) and `rule_reason` (the first other rule the line
 breaks). The one rule SQL cannot decide, "has a usable email or phone", needs the normalized
 customer data and is applied in events.py between the two, keeping this precedence:
-missing value > no usable email or phone > the other rules.
+missing value > no usable email or phone > the other rules. The rules of an order as a whole
+(its lines' customers and currencies agree, its value is within MAX_AMOUNT) are applied in
+events.py too, once every line has passed, and reject all of the order's lines with one reason.
 """
 
 from __future__ import annotations

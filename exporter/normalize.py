@@ -5,12 +5,15 @@ hashed with SHA-256 (hex, lowercase):
 
 - ``em``: trimmed, lowercased, must look like ``local@domain.tld``.
 - ``ph``: parsed with ``phonenumbers`` in the row's country (else a default region) and
-  accepted only when valid; digits with the country calling code, no ``+``.
+  accepted only when valid; its E.164 form without the ``+`` (country calling code, then
+  the national number with any significant leading zero, e.g. Italy's ``390212345639``).
 - ``fn``/``ln``: NFC, lowercased, letters of any script and digits only.
 - ``db``: ``YYYYMMDD``.  ``ge``: ``f`` or ``m``.  ``ct``: lowercased letters only.
 - ``st``: US 2-letter code (full names mapped); elsewhere lowercased letters and digits.
 - ``zp``: lowercased, no spaces or dashes; US keeps its first 5 digits.
-- ``country``: ISO 3166-1 alpha-2, lowercased, from a code, alpha-3 or name.
+- ``country``: ISO 3166-1 alpha-2, lowercased, from a code, alpha-3 or name, in English
+  or any language pycountry translates country names into (names meaning two countries
+  in different languages are left out).
 - ``external_id``: trimmed only.
 
 A value that already is a 64-hex-digit SHA-256 is passed through (lowercased, since Meta
@@ -26,17 +29,23 @@ Nothing here logs: the inputs are PII.
 from __future__ import annotations
 
 import datetime
+import gettext
 import hashlib
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
-from functools import lru_cache
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import NamedTuple
 
 import phonenumbers
 import pycountry
 
 __all__ = [
     "DEFAULT_REGION",
+    "DROP_REASONS",
+    "HashedUserData",
+    "hash_user_data",
     "hashed_user_data",
     "is_sha256",
     "normalize_birthdate",
@@ -99,17 +108,32 @@ def _keep(text: str, categories: tuple[str, ...]) -> str:
 
 
 def _key(text: str) -> str:
-    """A lookup key for names and codes: accents folded, lowercase ASCII alphanumerics,
-    a leading "the" dropped ("The Bahamas", "U.S.A." -> "bahamas", "usa")."""
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    folded = re.sub(r"^\s*the\s+", "", folded)
-    return re.sub(r"[^a-z0-9]", "", folded)
+    """A lookup key for names and codes, computed alike for the tables and the input:
+    casefolded, accents (combining marks) dropped, letters and digits of any script only,
+    a leading English "the" dropped ("The Bahamas", "U.S.A.", "España", "ΕΛΛΑΔΑ" ->
+    "bahamas", "usa", "espana", "ελλαδα"). Data often loses accents, or writes Greek
+    capitals without them; both still match."""
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    folded = _LEADING_THE_RE.sub("", folded)
+    return "".join(ch for ch in folded if ch.isalnum())  # marks are not alphanumeric
+
+
+def _exact_key(text: str) -> str:
+    """As _key, but combining marks kept (NFC): scripts that write vowels as marks
+    (Devanagari, Tamil, Gujarati, ...) need them to tell names apart (Hindi "टोगो" Togo,
+    "टोंगा" Tonga)."""
+    composed = unicodedata.normalize("NFC", text.casefold())
+    return "".join(ch for ch in composed if ch.isalnum() or unicodedata.category(ch).startswith("M"))
+
+
+_LEADING_THE_RE = re.compile(r"^\s*the\s+")
 
 
 # --- lookup tables (built once) -----------------------------------------------------
 
 
 def _build_countries() -> dict[str, str]:
+    """Codes and English names (ISO 3166-1 as pycountry has it) -> alpha-2, lowercase."""
     table: dict[str, str] = {}
     # Exact codes and names only: pycountry's fuzzy search is slow and matches loosely.
     # Later attributes never override earlier ones, so codes win over names.
@@ -133,6 +157,63 @@ def _build_countries() -> dict[str, str]:
     for alias, code in aliases.items():
         table.setdefault(_key(alias), code)
     return table
+
+
+class _TranslatedNames(NamedTuple):
+    exact: dict[str, str]  # _exact_key(name) -> alpha-2
+    folded: dict[str, str]  # _key(name) -> alpha-2
+
+
+def _country_translations() -> Iterator[tuple[str, str]]:
+    """(translated name, alpha-2) for every language pycountry ships a translation of
+    ISO 3166-1 in (its gettext catalogs, domain iso3166-1), for each English name, common
+    name and official name."""
+    english = [
+        (label, country.alpha_2.lower())
+        for country in pycountry.countries
+        for label in {country.name, getattr(country, "common_name", None), getattr(country, "official_name", None)}
+        if label
+    ]
+    locales = Path(pycountry.LOCALES_DIR)
+    for catalog in sorted(locales.glob(f"*/LC_MESSAGES/{_COUNTRY_DOMAIN}.mo")):
+        # Opened directly rather than with gettext.translation(), which keeps every catalog
+        # it loads for the life of the process.
+        with catalog.open("rb") as file:
+            translation = gettext.GNUTranslations(file)
+        for label, code in english:
+            translated = translation.gettext(label)
+            if translated != label:
+                yield translated, code
+
+
+_COUNTRY_DOMAIN = "iso3166-1"
+
+
+def _translated_names_table(translations: Iterable[tuple[str, str]], known: Mapping[str, str]) -> _TranslatedNames:
+    """Lookup tables of translated country names, without the ambiguous ones.
+
+    A name that means two countries in different languages (Kinyarwanda "Nigeri" is Niger,
+    Albanian "Nigeri" is Nigeria) is left out: guessing would send a wrong country, and a
+    phone parsed in the wrong region. Keys that the codes and English names (``known``)
+    already hold keep their meaning.
+    """
+    exact: dict[str, set[str]] = {}
+    folded: dict[str, set[str]] = {}
+    for name, code in set(translations):
+        exact.setdefault(_exact_key(name), set()).add(code)
+        folded.setdefault(_key(name), set()).add(code)
+    return _TranslatedNames(
+        {key: codes.pop() for key, codes in exact.items() if len(codes) == 1 and key and key not in known},
+        {key: codes.pop() for key, codes in folded.items() if len(codes) == 1 and key and key not in known},
+    )
+
+
+@cache
+def _translated_names() -> _TranslatedNames:
+    """Country names in every language pycountry translates them into, built on first need:
+    reading ~150 catalogs takes ~0.4 s, which runs whose countries are codes or English
+    names never pay (nor does importing this module)."""
+    return _translated_names_table(_country_translations(), _COUNTRIES)
 
 
 def _build_us_states() -> dict[str, str]:
@@ -180,11 +261,21 @@ def normalize_email(value: object) -> str | None:
 
 @lru_cache(maxsize=_SMALL_CACHE_SIZE)
 def normalize_country(value: object) -> str | None:
-    """ISO alpha-2, lowercase, from an alpha-2/alpha-3 code or an English name."""
+    """ISO alpha-2, lowercase, from an alpha-2/alpha-3 code, an English name, or a name in
+    any language pycountry has translations for ("Deutschland", "España", "日本").
+
+    Codes and English names come first; then a translated name as written (case aside),
+    then without its accents ("Osterreich", "ΕΛΛΑΔΑ").
+    """
     text = _text(value)
     if text is None:
         return None
-    return _COUNTRIES.get(_key(text))
+    key = _key(text)
+    code = _COUNTRIES.get(key)
+    if code is None and key:
+        names = _translated_names()
+        code = names.exact.get(_exact_key(text)) or names.folded.get(key)
+    return code
 
 
 def _parse_phone(text: str, region: str | None) -> str | None:
@@ -199,7 +290,10 @@ def _parse_phone(text: str, region: str | None) -> str | None:
     # 206-555-0134) are valid for phonenumbers, so nothing real is lost.
     if not phonenumbers.is_valid_number(number):
         return None
-    return f"{number.country_code}{number.national_number}"
+    # E.164 as phonenumbers writes it, minus the '+'. Not country_code + national_number:
+    # that drops a significant leading zero (Italy's +39 02..., Benin, Congo, Gabon and
+    # others), which phonenumbers keeps apart in italian_leading_zero.
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
@@ -360,6 +454,21 @@ def _hasher(normalizer: Callable[..., str | None], cache_size: int = _ROW_CACHE_
 # Which context a key's normalizer takes after the value.
 _NO_CONTEXT, _COUNTRY, _COUNTRY_AND_REGION = 0, 1, 2
 
+# Why a value given for a key was unusable: one rule per key, as its normalizer applies it.
+DROP_REASONS = {
+    "em": "not_an_email",  # not local@domain.tld
+    "ph": "not_a_valid_number",  # unparseable, or invalid in its region
+    "fn": "no_letters",
+    "ln": "no_letters",
+    "db": "not_a_date",  # not an ISO date, impossible, or a placeholder before 1900
+    "ge": "not_f_or_m",
+    "ct": "no_letters",
+    "st": "not_a_state",  # US: no state code or name; elsewhere: no letters or digits
+    "zp": "not_a_postal_code",  # US: not a 5-digit ZIP or ZIP+4; elsewhere: no letters or digits
+    "country": "not_recognized",  # no code or name of any language we know
+    "external_id": "blank",  # never counted: a blank value is missing, not dropped
+}
+
 # Meta key -> (model column, memoized hasher, context), in the order Meta lists them.
 _ROW_FIELDS: tuple[tuple[str, str, Callable[..., str | None], int], ...] = (
     ("em", "email", _hasher(normalize_email, _UNIQUE_ROW_CACHE_SIZE), _NO_CONTEXT),
@@ -376,22 +485,37 @@ _ROW_FIELDS: tuple[tuple[str, str, Callable[..., str | None], int], ...] = (
 )
 
 
-def hashed_user_data(row: Mapping[str, object], default_region: str = DEFAULT_REGION) -> dict[str, str]:
-    """Meta ``user_data`` keys -> SHA-256 hex for the model row's customer columns.
+class HashedUserData(NamedTuple):
+    hashed: dict[str, str]  # Meta key -> SHA-256 hex, for each usable value
+    dropped: tuple[tuple[str, str], ...]  # (Meta key, DROP_REASONS[key]) for each value given but unusable
 
-    Keys whose value is missing or unusable are omitted. The row's ``country`` (code or
-    name) gives the context for phone, state and postal; phones fall back to
-    ``default_region``.
+
+def hash_user_data(row: Mapping[str, object], default_region: str = DEFAULT_REGION) -> HashedUserData:
+    """Meta ``user_data`` keys -> SHA-256 hex for the model row's customer columns, and the
+    keys whose value was given but unusable (so a silent loss of match keys can be counted).
+
+    Keys whose value is missing (None or blank) or unusable are omitted. The row's
+    ``country`` (code or name) gives the context for phone, state and postal; phones fall
+    back to ``default_region``.
     """
     raw_country = row.get("country")
     country = None if _prehashed(raw_country) else normalize_country(raw_country)
     contexts: tuple[tuple[object, ...], ...] = ((), (country,), (country, default_region))
-    result: dict[str, str] = {}
-    for meta_key, column, hashed, context in _ROW_FIELDS:
+    hashed: dict[str, str] = {}
+    dropped: tuple[tuple[str, str], ...] = ()
+    for meta_key, column, hasher, context in _ROW_FIELDS:
         value = row.get(column)
         if value is None:
             continue
-        digest = hashed(value, *contexts[context])
+        digest = hasher(value, *contexts[context])
         if digest is not None:
-            result[meta_key] = digest
-    return result
+            hashed[meta_key] = digest
+        elif _text(value) is not None:
+            dropped += ((meta_key, DROP_REASONS[meta_key]),)
+    return HashedUserData(hashed, dropped)
+
+
+def hashed_user_data(row: Mapping[str, object], default_region: str = DEFAULT_REGION) -> dict[str, str]:
+    """Meta ``user_data`` keys -> SHA-256 hex for the model row's customer columns (as
+    hash_user_data, without the dropped keys)."""
+    return hash_user_data(row, default_region).hashed

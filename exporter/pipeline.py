@@ -81,7 +81,9 @@ class _Export:
         sent_payloads = None if resend_all else self.state.sent_payloads_query()
         workers = config.workers if config.workers is not None else default_workers(report.rows_in_model)
         builder = EventBuilder(config.default_phone_region)
-        customers = hashed_customers(self.reader.customer_rows(), config.default_phone_region, workers)
+        customers = hashed_customers(
+            self.reader.customer_rows(), config.default_phone_region, workers, report.count_dropped
+        )
         orders = self.reader.orders(int(self.started.timestamp()), sent_payloads, customers, builder.user_data_for)
         batch: list[BuiltEvent] = []
         try:

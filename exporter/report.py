@@ -9,6 +9,15 @@ from pathlib import Path
 
 from exporter.validation import REASONS
 
+# What a run can warn about without failing: code -> what to check.
+WARNINGS = {
+    "model_empty": (
+        "the model is empty: nothing was read, so nothing was sent. Check the dbt run's filters and window "
+        "(vars purchase_channels, purchase_brands, lookback_days, as_of) and that the sources hold purchases "
+        "inside the window."
+    ),
+}
+
 # The counts stored in meta_capi.runs, in this order.
 RUN_COUNTS = (
     "rows_read", "rows_rejected", "events_built", "events_skipped", "events_sent", "events_accepted",
@@ -30,6 +39,9 @@ class RunReport:
     rows_read: int = 0  # less than rows_in_model only when a run was stopped early
     rows_rejected: int = 0
     rejected_by_reason: Counter = field(default_factory=Counter)
+    # Values given but unusable, so left out of user_data: Meta key -> reason -> distinct
+    # customers, e.g. {"country": {"not_recognized": 64}} (normalize.DROP_REASONS).
+    dropped_user_data: dict[str, dict[str, int]] = field(default_factory=dict)
     events_built: int = 0  # one per order whose lines all passed validation
     events_skipped: int = 0  # already accepted by Meta with the same payload
     events_sent: int = 0  # posted (in a dry run: written to the payload file)
@@ -44,11 +56,29 @@ class RunReport:
     error: str | None = None
     payload_file: str | None = None
 
+    def count_dropped(self, dropped: tuple[tuple[str, str], ...]) -> None:
+        """Count one customer's unusable values: (Meta key, reason) pairs."""
+        for key, reason in dropped:
+            reasons = self.dropped_user_data.setdefault(key, {})
+            reasons[reason] = reasons.get(reason, 0) + 1
+
+    def warnings(self) -> list[str]:
+        """WARNINGS codes that apply to this run. An empty model exits 0 (nothing failed), but a
+        scheduled job that reads nothing day after day must not go unnoticed."""
+        return ["model_empty"] if self.rows_in_model == 0 else []
+
     def counts(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in RUN_COUNTS}
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "rejected_by_reason": dict(sorted(self.rejected_by_reason.items()))}
+        return {
+            **asdict(self),
+            "rejected_by_reason": dict(sorted(self.rejected_by_reason.items())),
+            "dropped_user_data": {
+                key: dict(sorted(reasons.items())) for key, reasons in sorted(self.dropped_user_data.items())
+            },
+            "warnings": self.warnings(),
+        }
 
     def write_json(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -61,11 +91,13 @@ class RunReport:
             f"Meta offline events {mode} {self.run_id}: dataset {self.dataset_id}, model {self.model}",
             f"  rows read               {self.rows_read:>9}"
             + (f"  (of {self.rows_in_model}: stopped early)" if self.rows_read < self.rows_in_model else ""),
+            *(f"  WARNING: {WARNINGS[code]}" for code in self.warnings()),
             f"  rows rejected           {self.rows_rejected:>9}",
             *(
                 f"  {'':<24}{count:>9}  {reason}: {REASONS.get(reason, '')}"
                 for reason, count in self.rejected_by_reason.most_common()
             ),
+            *self._dropped_lines(),
             f"  events built            {self.events_built:>9}  (one per order)",
             f"  already sent, skipped   {self.events_skipped:>9}",
             f"  {sent_label:<24}{self.events_sent:>9}  in {self.batches} batches"
@@ -81,3 +113,16 @@ class RunReport:
             lines.append(f"  request bodies          {self.payload_file}")
         lines.append(f"  duration                {self.duration_seconds:>8.1f}s, exit code {self.exit_code}")
         return "\n".join(lines)
+
+    def _dropped_lines(self) -> list[str]:
+        """The "match keys dropped" lines: what customers lost from user_data, most first."""
+        counts = [
+            (count, key, reason) for key, reasons in self.dropped_user_data.items() for reason, count in reasons.items()
+        ]
+        if not counts:
+            return []
+        counts.sort(key=lambda item: (-item[0], item[1], item[2]))
+        return [
+            "  match keys dropped      (distinct customers whose value was unusable, so not sent)",
+            *(f"  {'':<24}{count:>9}  {key}: {reason.replace('_', ' ')}" for count, key, reason in counts),
+        ]

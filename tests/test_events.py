@@ -7,8 +7,10 @@ import random
 from datetime import UTC, datetime
 
 import pytest
+from babel.numbers import get_currency_precision
 
-from exporter.events import EventBuilder, user_data
+from exporter import events as events_module
+from exporter.events import EventBuilder, hashed_customers, user_data
 from exporter.model_reader import CUSTOMER_COLUMNS, LINE_FIELDS, Order
 from exporter.normalize import hashed_user_data, sha256_hex
 
@@ -100,11 +102,71 @@ def test_the_same_order_gives_the_same_text_every_time():
     assert changed.event_id == first.event_id and changed.payload_hash != first.payload_hash
 
 
-def test_value_is_rounded_to_cents():
+def test_value_is_the_exact_sum_rounded_to_cents():
     # price = item_revenue / item_quantity: 10.00 / 3 comes back as 3.333..., and 3 of them are 10.00.
     event = json.loads(build(item("a", 3, 10 / 3), item("b", 1, 0.004)).event.json)
     assert event["custom_data"]["value"] == 10.0
-    assert event["custom_data"]["contents"][0]["item_price"] == 10 / 3
+    assert event["custom_data"]["contents"][0]["item_price"] == 3.33
+
+
+def custom_data_text(*lines) -> str:
+    text = build(*lines).event.json
+    return text[text.index('"custom_data"') : text.index(',"event_id"')]
+
+
+def test_money_without_float_noise():
+    # 138.15 / 3 as a double is 46.050000000000004; three of them are exactly 138.150000000000012.
+    assert 138.15 / 3 == 46.050000000000004
+    assert custom_data_text(item("sku-1", 3, 138.15 / 3)) == (
+        '"custom_data":{"content_type":"product","contents":[{"id":"sku-1","item_price":46.05,"quantity":3}],'
+        '"currency":"USD","num_items":3,"order_id":"o-1","value":138.15}'
+    )
+
+
+@pytest.mark.parametrize(
+    ("currency", "price", "quantity", "item_price", "value"),
+    [
+        ("USD", 9.99, 2, 9.99, 19.98),
+        ("EUR", 0.1, 3, 0.1, 0.3),  # 0.30000000000000004 as doubles
+        ("JPY", 1234 / 3, 3, 411.0, 1234.0),  # no minor unit
+        ("KRW", 15000.0, 1, 15000.0, 15000.0),
+        ("BHD", 1.2345, 2, 1.235, 2.469),  # three decimals; half up at the tie
+        ("KWD", 2.0005, 1, 2.001, 2.001),
+        ("USD", 2.675, 1, 2.68, 2.68),  # half up, from the amount the data shows (2.675)
+        ("USD", 0.125, 1, 0.13, 0.13),
+        ("USD", 0.005, 3, 0.01, 0.02),  # value from the exact sum (0.015), not from rounded prices
+        ("USD", 1e-7, 1, 0.0, 0.0),
+        ("USD", 999_999_999_999.99, 1, 999_999_999_999.99, 999_999_999_999.99),
+    ],
+)
+def test_amounts_are_rounded_to_the_currencys_minor_unit_half_up(currency, price, quantity, item_price, value):
+    event = json.loads(build(item("sku-1", quantity, price, currency_code=currency)).event.json)
+    assert event["custom_data"]["contents"][0]["item_price"] == item_price
+    assert event["custom_data"]["value"] == value
+
+
+def test_the_models_value_is_rounded_too():
+    event = json.loads(build(item("sku-1", 3, 46.05, value=138.15 / 3 * 3, currency_code="JPY")).event.json)
+    assert event["custom_data"]["value"] == 138.0
+
+
+def test_a_value_above_the_bound_rejects_the_order():
+    result = build(item("sku-1", 2, 600_000_000_000.0), item("sku-2", 1, 1.0))
+    assert result.event is None
+    assert [r.reason for r in result.rejections] == ["value_too_large"] * 2
+    assert build(item("sku-1", 1, 1e12)).event is not None  # the bound itself is fine
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+def test_a_number_that_is_not_finite_never_reaches_a_body(number):
+    # Validation rejects such lines (price_not_finite, value_not_finite); should one get
+    # through anyway, building its event fails loudly rather than writing NaN or Infinity.
+    with pytest.raises(ValueError, match="not a finite number"):
+        build(item("sku-1", 1, number))
+    with pytest.raises(ValueError, match="not a finite number"):
+        build(item("sku-1", 1, 1.0, value=number))
+    with pytest.raises(ValueError):
+        events_module._json({"value": number})
 
 
 def test_one_bad_line_holds_back_the_whole_order():
@@ -120,6 +182,33 @@ def test_an_order_in_two_currencies_is_rejected():
     result = build(item("sku-1", 1, 1.0), item("sku-2", 1, 1.0, currency="EUR", currency_code="EUR"))
     assert result.event is None
     assert [r.reason for r in result.rejections] == ["order_currencies_differ"] * 2
+
+
+def test_an_order_whose_lines_belong_to_two_customers_is_rejected_whole():
+    # Neither customer's identity may carry the other's purchases.
+    result = build(item("sku-1", 1, 1.0), item("sku-2", 1, 1.0, external_id="amp-2", email="jane@example.com"))
+    assert result.event is None
+    assert [(r.order_id, r.product_id, r.reason) for r in result.rejections] == [
+        ("o-1", "sku-1", "order_customers_differ"),
+        ("o-1", "sku-2", "order_customers_differ"),
+    ]
+    # The same external_id with other customer data (a model not deduplicated by customer).
+    result = build(item("sku-1", 1, 1.0), item("sku-2", 1, 1.0, phone="+44 20 7946 0958"))
+    assert [r.reason for r in result.rejections] == ["order_customers_differ"] * 2
+
+
+def test_two_versions_of_a_customer_that_normalize_alike_are_one_customer():
+    result = build(
+        item("sku-1", 1, 1.0),
+        item("sku-2", 1, 1.0, email="JOHN_SMITH@GMAIL.COM", phone="+1 650-555-1212", country="United States"),
+    )
+    assert result.rejections == []
+    assert result.event.line_count == 2
+
+
+def test_a_bad_line_comes_before_the_customers_of_the_order():
+    result = build(item("sku-1", 1, 1.0, missing_reason="missing_product_id"), item("sku-2", 1, 1.0, external_id="b"))
+    assert [r.reason for r in result.rejections] == ["missing_product_id", "order_has_rejected_line"]
 
 
 def test_a_customer_without_usable_contact_is_rejected():
@@ -161,9 +250,16 @@ def as_dict_then_json(lines: list[dict]) -> str:
     user_data = hashed_user_data({name: first.get(name) for name in CUSTOMER_COLUMNS})
     if first.get("client_user_agent"):
         user_data["client_user_agent"] = first["client_user_agent"]
+    digits = get_currency_precision(first["currency_code"])
+
+    def rounded(number) -> float:
+        exact = decimal.Decimal(str(number)) if isinstance(number, float) else decimal.Decimal(number)
+        return float(exact.quantize(decimal.Decimal(10) ** -digits, rounding=decimal.ROUND_HALF_UP))
+
     value = first.get("value")
     if value is None:
-        value = sum(float(line["price"]) * int(line["quantity"]) for line in lines)
+        with decimal.localcontext(prec=100):
+            value = sum(decimal.Decimal(str(line["price"])) * int(line["quantity"]) for line in lines)
     event = {
         "event_name": first.get("event_name") or "Purchase",
         "event_time": min(line["event_time"] for line in lines),
@@ -172,9 +268,9 @@ def as_dict_then_json(lines: list[dict]) -> str:
         "user_data": user_data,
         "custom_data": {
             "currency": first["currency_code"],
-            "value": round(float(value), 2),
+            "value": rounded(value),
             "contents": [
-                {"id": str(line["product_id"]), "quantity": int(line["quantity"]), "item_price": float(line["price"])}
+                {"id": str(line["product_id"]), "quantity": int(line["quantity"]), "item_price": rounded(line["price"])}
                 for line in lines
                 if line.get("product_id") is not None
             ],
@@ -185,7 +281,7 @@ def as_dict_then_json(lines: list[dict]) -> str:
     }
     if first.get("event_source_url"):
         event["event_source_url"] = first["event_source_url"]
-    return json.dumps(event, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False)
 
 
 TRICKY_TEXT = ['quote " and \\ backslash', "tab\t newline\n nul\x00 del\x7f", "ünïcödé ✓ \u2028 😀", "</script>", ""]
@@ -200,7 +296,7 @@ def test_the_written_out_text_is_exactly_json_dumps_of_the_event(case):
         item(
             pick(["sku-1", 42, None, *TRICKY_TEXT]),
             pick([1, 2, 7, 1000]),
-            pick([0.0, 9.99, 10 / 3, 1e-7, 1e16, 123456.785, 2.675, float("nan"), decimal.Decimal("19.99")]),
+            pick([0.0, 9.99, 10 / 3, 1e-7, 1e16, 123456.785, 2.675, 138.15 / 3, decimal.Decimal("19.99")]),
             order_id=order_id,
             event_time=rng.randrange(1795300000, 1795400000),
             event_name=pick([None, "Purchase", "Other"]),
@@ -212,6 +308,7 @@ def test_the_written_out_text_is_exactly_json_dumps_of_the_event(case):
             email=pick([None, "a@b.co", "not-an-email"]),
             phone=pick([None, "+44 20 7946 0958"]) if case % 7 else None,
             given_name=pick([None, *TRICKY_TEXT]),
+            currency_code=pick(["USD", "JPY", "BHD"]),
         )
         for _ in range(rng.randrange(1, 5))
     ]
@@ -231,6 +328,7 @@ def test_the_written_out_text_is_exactly_json_dumps_of_the_event(case):
                         "event_source_url",
                         "client_user_agent",
                         "value",
+                        "currency_code",
                     )
                 },
             }
@@ -239,7 +337,11 @@ def test_the_written_out_text_is_exactly_json_dumps_of_the_event(case):
     ]
     result = build(*lines)
     if result.event is None:  # no usable contact: rejected, nothing to compare
-        assert {r.reason for r in result.rejections} <= {"no_usable_email_or_phone", "order_has_rejected_line"}
+        assert {r.reason for r in result.rejections} <= {
+            "no_usable_email_or_phone",
+            "order_has_rejected_line",
+            "value_too_large",
+        }
         return
     expected = as_dict_then_json(lines)
     at = next((i for i, (a, b) in enumerate(zip(result.event.json, expected, strict=False)) if a != b), None)
@@ -248,3 +350,23 @@ def test_the_written_out_text_is_exactly_json_dumps_of_the_event(case):
         result.event.json[at - 40 : at + 40] if at is not None else None,
         expected[at - 40 : at + 40] if at is not None else None,
     )
+
+
+def test_unusable_values_travel_back_with_the_hashed_customer_and_are_counted_once_per_customer():
+    # Customers are hashed in worker processes for large models: what each lost must come
+    # back with its user_data, and be counted once per distinct customer.
+    german = ("amp-de", None, "030 6459913", None, None, None, None, None, None, None, "Deutschland")
+    lost = ("amp-x", "jane.doe@nowhere", "12", None, None, None, None, None, None, None, "Narnia")
+    rows = [((0, "amp-de"), 1, german), ((0, "amp-x"), 2, lost)]
+    assert user_data(german).dropped == ()
+    assert user_data(german).has_contact
+    assert user_data(lost).dropped == (
+        ("em", "not_an_email"),
+        ("ph", "not_a_valid_number"),
+        ("country", "not_recognized"),
+    )
+    for workers in (0, 1):
+        counted = []
+        hashed = list(hashed_customers(iter(rows), "US", workers, counted.append))
+        assert [row[2] for row in hashed] == [user_data(german), user_data(lost)]
+        assert counted == [user_data(lost).dropped]

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import datetime
+import gettext
 import hashlib
+import subprocess
+import sys
 from collections.abc import Callable
 
+import phonenumbers
+import pycountry
 import pytest
 from facebook_business.adobjects.serverside.normalize import Normalize
 
@@ -153,6 +158,12 @@ def test_normalize_email(value: object, expected: str | None) -> None:
         # already in Meta's format (country code, no '+'), invalid as a national number
         ("442079460958", "US", "442079460958"),
         ("16505551212", "GB", "16505551212"),
+        # the row's country in its own language gives the region
+        ("030 6459913", "Deutschland", "49306459913"),
+        ("02 1234 5639", "Italia", "390212345639"),
+        ("01 23 45 67 89", "France", "33123456789"),
+        ("912 34 56 78", "España", "34912345678"),
+        ("06 12 34 56 78", "Frankreich", "33612345678"),
         # unknown country name: default region
         ("(206) 555-0134", "Narnia", "12065550134"),
         # garbage, too short, too long, invalid
@@ -180,6 +191,54 @@ def test_normalize_phone_default_region() -> None:
     assert normalize_phone("020 7946 0958") is None
     # the row's country wins over the default region
     assert normalize_phone("(206) 555-0134", "US", default_region="GB") == "12065550134"
+
+
+# SHA-256 of E.164 digits, computed once with `printf %s DIGITS | sha256sum`.
+ITALY_0212345639_HASH = "f0d3a329e187c64a44931e4c7f5ec3e2981aa7caa9ad702d5f3a56e3f0e3486b"  # 390212345639
+
+
+def test_italian_numbers_keep_their_leading_zero() -> None:
+    # Italy's fixed lines keep the 0 of the area code after the country code (+39 02 ...);
+    # phonenumbers marks it with italian_leading_zero rather than in national_number.
+    assert normalize_phone("02 1234 5639", "IT") == "390212345639"
+    assert normalize_phone("+39 02 1234 5639", None) == "390212345639"
+    assert normalize_phone("0039 06 6982 1234", "US") == "390669821234"
+    assert normalize_phone("390212345639", "US") == "390212345639"  # already Meta's format
+    assert normalize_phone("333 123 4567", "IT") == "393331234567"  # mobiles have no leading zero
+    assert sha256_hex(normalize_phone("02 1234 5639", "IT")) == ITALY_0212345639_HASH
+
+
+def _example_numbers() -> list[tuple[str, str, str]]:
+    """(national format, region, E.164 digits) of phonenumbers' example numbers, in every region
+    that is also an ISO 3166 country (the row's country gives the region)."""
+    kinds = (
+        phonenumbers.PhoneNumberType.FIXED_LINE,
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.TOLL_FREE,
+        phonenumbers.PhoneNumberType.VOIP,
+    )
+    examples = []
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        if pycountry.countries.get(alpha_2=region) is None:
+            continue  # XK, AC, TA: phone regions without an ISO 3166 code
+        for kind in kinds:
+            number = phonenumbers.example_number_for_type(region, kind)
+            if number is not None:
+                national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+                e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+                examples.append((national, region, e164.removeprefix("+")))
+    return examples
+
+
+def test_every_regions_example_numbers_give_phonenumbers_own_e164() -> None:
+    examples = _example_numbers()
+    assert len(examples) > 500
+    wrong = [(n, r, e, normalize_phone(n, r)) for n, r, e in examples if normalize_phone(n, r) != e]
+    assert wrong == []
+    # The same numbers written internationally, with '+' and with '00'.
+    for _, region, e164 in examples:
+        assert normalize_phone("+" + e164, None) == e164
+        assert normalize_phone("00" + e164, region) == e164
 
 
 # --- fn / ln --------------------------------------------------------------------------
@@ -458,6 +517,99 @@ def test_every_iso_country_maps_to_itself() -> None:
         assert normalize_country(country.name) == code
 
 
+# Written the way local address data writes them: in the customer's language, with or
+# without accents, in any case.
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Deutschland", "de"),
+        ("DEUTSCHLAND", "de"),
+        ("Bundesrepublik Deutschland", "de"),
+        ("Allemagne", "de"),
+        ("Italia", "it"),
+        ("Repubblica Italiana", "it"),
+        ("France", "fr"),
+        ("Frankreich", "fr"),
+        ("España", "es"),
+        ("Espana", "es"),  # accents lost on the way
+        ("ESPAÑA", "es"),
+        ("Österreich", "at"),
+        ("Osterreich", "at"),
+        ("Schweiz", "ch"),
+        ("Suisse", "ch"),
+        ("Svizzera", "ch"),
+        ("Nederland", "nl"),
+        ("Polska", "pl"),
+        ("Türkei", "tr"),
+        ("Vereinigtes Königreich", "gb"),
+        ("Royaume-Uni", "gb"),
+        ("Estados Unidos", "us"),
+        ("Stati Uniti", "us"),
+        ("Brasil", "br"),
+        ("México", "mx"),
+        ("Ελλάδα", "gr"),
+        ("ΕΛΛΑΔΑ", "gr"),  # Greek capitals are written without accents
+        ("Российская Федерация", "ru"),
+        ("日本", "jp"),
+        ("中国", "cn"),
+        ("대한민국", "kr"),
+        # Devanagari writes vowels as marks: Togo and Tonga differ only in them.
+        ("टोगो", "tg"),
+        ("टोंगा", "to"),
+        # One name, two countries in two languages: Kinyarwanda's Niger, Albanian's Nigeria.
+        ("Nigeri", None),
+        ("Niger", "ne"),
+        ("Nigeria", "ng"),
+    ],
+)
+def test_country_names_in_the_customers_language(value: str, expected: str | None) -> None:
+    assert normalize_country(value) == expected
+
+
+def test_a_name_meaning_two_countries_is_left_out() -> None:
+    # The real case behind "Nigeri" above, read from pycountry's own catalogs.
+    def translate(language: str, english: str) -> str:
+        return gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[language]).gettext(english)
+
+    assert translate("rw", "Niger") == translate("sq", "Nigeria") == "Nigeri"
+    # And the rule on made-up catalogs: ambiguous keys are dropped, as written and folded;
+    # codes and English names keep their meaning; the exact form tells marks apart.
+    names = nz._translated_names_table(
+        [("Fooland", "aa"), ("Fooland", "bb"), ("Barrë", "cc"), ("Barre", "dd"), ("Baz", "ee"), ("Germany", "xx")],
+        known={"germany": "de"},
+    )
+    assert names.exact == {"barrë": "cc", "barre": "dd", "baz": "ee"}
+    assert names.folded == {"baz": "ee"}
+
+
+def test_every_translated_name_means_its_own_country_or_nothing() -> None:
+    translations = set(nz._country_translations())
+    assert len({code for _, code in translations}) > 240
+    assert len({name for name, _ in translations}) > 20_000
+    wrong = [
+        (name, code, normalize_country(name))
+        for name, code in translations
+        # Where a code or an English name holds the key, that meaning wins (Guarani writes
+        # "Mexico" for Malaysia).
+        if nz._key(name) not in nz._COUNTRIES and normalize_country(name) not in (code, None)
+    ]
+    assert wrong == []
+
+
+def test_codes_and_english_names_never_read_the_translations() -> None:
+    # Reading ~150 gettext catalogs takes a good part of a second: only a name that is
+    # neither a code nor an English name pays for it, once per process.
+    script = (
+        "from exporter import normalize as nz; "
+        "assert nz.normalize_country('US') == 'us' and nz.normalize_country('Germany') == 'de'; "
+        "assert nz.hashed_user_data({'phone': '+44 20 7946 0958', 'country': 'GBR'}); "
+        "assert nz._translated_names.cache_info().currsize == 0; "
+        "assert nz.normalize_country('Deutschland') == 'de'; "
+        "assert nz._translated_names.cache_info().currsize == 1"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
+
+
 # --- external_id ------------------------------------------------------------------------
 
 
@@ -579,6 +731,70 @@ def test_hashed_user_data_never_returns_empty_values() -> None:
     result = hashed_user_data(row)
     assert result == {"em": h("a@b.co")}
     assert all(len(value) == 64 for value in result.values())
+
+
+# SHA-256 of the normalized values, computed once with `printf %s VALUE | sha256sum`.
+KNOWN_HASHES = {
+    "49306459913": "b7751acd7197483b40d047a57db59b267f2e8b0376e93b726b617912c03d2ba8",
+    "390212345639": "f0d3a329e187c64a44931e4c7f5ec3e2981aa7caa9ad702d5f3a56e3f0e3486b",
+    "33123456789": "c473fbda80d42b39ba327f6a8b30fc64390255128a1b9d411179454bb58e5ec7",
+    "34912345678": "09e1137c56694bc5239cc679499e2af06649d237dc24884b9db29ed6683910d9",
+    "de": "959a45d44e6fcf58361ed004681556fe50129f2109e817dec098c00c9e5d2578",
+    "it": "2ad8a7049d7c5511ac254f5f51fe70a046ebd884729056f0fe57f5160d467153",
+    "fr": "67ad8f41a7bb0a18c45f3efd8f6a32bdcd832bcf8f3f2eb44006c03d53076e18",
+    "es": "c0bc1e08f9743b2d50d5f1607503bf4e849af0e729fca896515bea955d70a33e",
+}
+
+
+# Customers as local data writes them: the country in its own language, the phone national.
+@pytest.mark.parametrize(
+    ("country", "phone", "region", "e164", "alpha_2"),
+    [
+        ("Deutschland", "030 6459913", "DE", "49306459913", "de"),
+        ("Italia", "02 1234 5639", "IT", "390212345639", "it"),
+        ("France", "01 23 45 67 89", "FR", "33123456789", "fr"),
+        ("FR", "01.23.45.67.89", "FR", "33123456789", "fr"),
+        ("España", "912 34 56 78", "ES", "34912345678", "es"),
+    ],
+)
+def test_local_customers_hash_as_phonenumbers_writes_their_numbers(country, phone, region, e164, alpha_2) -> None:
+    number = phonenumbers.parse(phone, region)
+    assert phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) == "+" + e164
+    assert hashed_user_data({"phone": phone, "country": country}) == {
+        "ph": KNOWN_HASHES[e164],
+        "country": KNOWN_HASHES[alpha_2],
+    }
+    assert nz.hash_user_data({"phone": phone, "country": country}).dropped == ()
+
+
+def test_values_given_but_unusable_are_reported_by_key_and_reason() -> None:
+    row = {
+        "external_id": "amp-1",
+        "email": "jane.doe@nowhere",
+        "phone": "030 6459913",
+        "given_name": "---",
+        "surname": "  ",  # blank: missing, not dropped
+        "birthdate": "0001-01-01",
+        "gender": "x",
+        "city": "12345",
+        "country": "Narnia",  # unknown: the phone is read as the default region's (US), and is invalid there
+    }
+    result = nz.hash_user_data(row)
+    assert result.hashed == {"external_id": h("amp-1")}
+    assert result.dropped == (
+        ("em", "not_an_email"),
+        ("ph", "not_a_valid_number"),
+        ("fn", "no_letters"),
+        ("db", "not_a_date"),
+        ("ge", "not_f_or_m"),
+        ("ct", "no_letters"),
+        ("country", "not_recognized"),
+    )
+    us_row = {"email": "a@b.co", "state": "Calif", "postal": "941", "country": "US"}
+    assert nz.hash_user_data(us_row).dropped == (("st", "not_a_state"), ("zp", "not_a_postal_code"))
+    assert set(nz.DROP_REASONS) == {"em", "ph", "fn", "ln", "db", "ge", "ct", "st", "zp", "country", "external_id"}
+    # Missing, blank and already hashed values are never counted as dropped.
+    assert nz.hash_user_data({"email": None, "phone": "", "country": h("de"), "city": JOHN_EMAIL_HASH}).dropped == ()
 
 
 # --- caching --------------------------------------------------------------------------

@@ -117,6 +117,12 @@ def test_required_columns(column, empty):
             "website_missing_event_source_url",
         ),
         ({"quantity": 0, "price": -1.0, "currency": "US$"}, "quantity_not_positive"),  # the first rule broken
+        ({"quantity": 1_000_001}, "quantity_too_large"),
+        ({"price": float("nan")}, "price_not_finite"),
+        ({"price": float("inf")}, "price_not_finite"),
+        ({"price": float("-inf")}, "price_not_finite"),
+        ({"price": 1e12 + 0.01}, "price_too_large"),
+        ({"price": 1e300}, "price_too_large"),
     ],
 )
 def test_rules(overrides, reason):
@@ -133,6 +139,7 @@ def test_an_unparseable_timestamp_string():
     "overrides",
     [
         {"price": 0},  # free items are fine
+        {"price": 1e12, "quantity": 1_000_000},  # the bounds themselves
         {"currency": " eur "},  # trimmed and upper-cased
         {"timestamp": NOW},  # now is not the future
         {"timestamp": NOW - timedelta(days=62) + timedelta(seconds=1)},  # physical_store: 62 days
@@ -159,3 +166,43 @@ def test_optional_columns_may_be_absent():
         if name in ("order_id", "external_id", "quantity", "timestamp", "price", "currency")
     }
     assert problem(line(), types) is None
+
+
+@pytest.mark.parametrize(
+    "value, reason",
+    [
+        (None, None),  # the exporter sums price x quantity
+        (19.98, None),
+        (1e12, None),
+        (float("nan"), "value_not_finite"),
+        (float("inf"), "value_not_finite"),
+        (1e12 + 1, "value_too_large"),
+    ],
+)
+def test_the_models_value_column(value, reason):
+    assert reason is None or reason in REASONS
+    assert problem(line(value=value), {**TYPES, "value": "DOUBLE"}) == reason
+
+
+def test_a_decimal_price_column():
+    types = {**TYPES, "price": "DECIMAL(18,4)"}
+    assert problem(line(price=9.99), types) is None
+    assert problem(line(price=-1), types) == "price_negative"
+
+
+@pytest.mark.parametrize(
+    "product_id, reason",
+    [("sku-1", None), (None, "missing_product_id"), ("", "missing_product_id"), ("  ", "missing_product_id")],
+)
+def test_product_id_is_required_when_the_model_has_the_column(product_id, reason):
+    # Meta lists each line in contents by its id: a line without one would be counted in the
+    # value and num_items but missing from contents.
+    types = {**TYPES, "product_id": "VARCHAR"}
+    assert reason is None or reason in REASONS
+    assert problem(line(product_id=product_id), types) == reason
+    # Other missing values come first, as before.
+    assert problem(line(product_id=product_id, currency=None), types) == "missing_currency"
+
+
+def test_a_model_without_a_product_id_column_needs_none():
+    assert problem(line(product_id=None)) is None  # TYPES has no product_id

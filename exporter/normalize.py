@@ -229,6 +229,8 @@ def _build_us_states() -> dict[str, str]:
     return table
 
 
+# A two-letter code as address data writes one: "DE", "de", "U.K.", "u. s.".
+_TWO_LETTER_CODE_RE = re.compile(r"[^\W\d_]\.?\s*[^\W\d_]\.?")
 _COUNTRIES = _build_countries()
 _US_STATES = _build_us_states()
 _PHONE_REGIONS = frozenset(phonenumbers.SUPPORTED_REGIONS)
@@ -271,6 +273,8 @@ def normalize_country(value: object) -> str | None:
     if text is None:
         return None
     key = _key(text)
+    if len(key) == 2 and key.isascii() and not _TWO_LETTER_CODE_RE.fullmatch(text):
+        return None  # "N/A", "n-a": a placeholder for "no value", not Namibia's code
     code = _COUNTRIES.get(key)
     if code is None and key:
         names = _translated_names()

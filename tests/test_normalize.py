@@ -889,3 +889,10 @@ def test_sdk_rejects_country_names_we_map() -> None:
     with pytest.raises(TypeError):
         Normalize.normalize_field("country", "United States")
     assert normalize_country("United States") == "us"
+
+
+@pytest.mark.parametrize("placeholder", ["N/A", "n/a", "n-a", "N / A"])
+def test_a_placeholder_for_no_country_is_not_namibia(placeholder):
+    # Its letters are Namibia's code, but a slash or dash is how data writes "no value".
+    assert normalize_country(placeholder) is None
+    assert normalize_country("NA") == "na" and normalize_country("N.A.") == "na"  # written as a code

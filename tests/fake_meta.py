@@ -55,6 +55,7 @@ before any other check)
       "echo"          HTTP 400, code 100, and the message, error_user_msg and fbtrace_id repeat
                       the request's parameters, secrets included (as some servers' errors do)
     Hostile answers to a request that was processed as usual (events accepted, tokens issued):
+      "pass"          the usual answer: lets requests through before the faults queued after it
       "cut"           how="length": Content-Length promises more than is sent, then the socket
                       closes; "chunked": the first chunk stops short; "gzip": Content-Encoding
                       gzip over bytes that are not gzip; "reset": no answer at all
@@ -372,7 +373,9 @@ class FakeMeta:
         if kind not in _ANSWER_FAULTS:
             return self._fault_reply(kind, opts, n_events, params)
         reply = answer()  # processed as usual (events accepted, tokens issued) ...
-        if kind == "dribble":  # ... then answered too slowly
+        if kind == "pass":
+            pass
+        elif kind == "dribble":  # ... then answered too slowly
             reply.dribble = float(opts.get("interval", 1.0))
         elif opts.get("how", "length") == "reset":  # ... or not at all
             reply.drop = True
@@ -793,7 +796,7 @@ _FAULT_KINDS: dict[str, dict] = {
     "echo": {"status": 400, "code": 100},
 }
 # Faults done to an answer that was processed as usual (see FakeMeta._with_fault).
-_ANSWER_FAULTS = ("cut", "dribble")
+_ANSWER_FAULTS = ("pass", "cut", "dribble")
 
 
 def _too_large() -> _Reply:

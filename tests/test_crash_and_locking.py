@@ -14,10 +14,12 @@ from collections import Counter
 import pytest
 from conftest import DATASET, TOKEN, order_lines
 
+from exporter.events import EventBuilder
+
 BATCH, CONCURRENCY, ORDERS = 20, 2, 600
 
 
-def start_exporter(model, meta) -> subprocess.Popen:
+def start_exporter(model, meta, *extra: str) -> subprocess.Popen:
     env = {
         **os.environ,
         "META_ACCESS_TOKEN": TOKEN,
@@ -28,7 +30,7 @@ def start_exporter(model, meta) -> subprocess.Popen:
         sys.executable,
         "-m",
         "exporter",
-        *model.args("-q", "--batch-size", str(BATCH), "--concurrency", str(CONCURRENCY)),
+        *model.args("-q", "--batch-size", str(BATCH), "--concurrency", str(CONCURRENCY), *extra),
     ]
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -188,3 +190,57 @@ def test_a_full_disk_mid_run_ends_the_run_cleanly_and_the_next_run_finishes(mode
     report = json.loads(report_path.read_text())
     assert report["exit_code"] == 2 and "File too large" in report["error"]
     assert_rerun_sends_exactly_what_was_not_logged(model, meta, export_env, 400)
+
+
+def test_sigterm_mid_run_ends_the_run_with_its_report_and_state(model, meta, export_env, tmp_path):
+    meta.delay = 0.05
+    model.write(order_lines(ORDERS))
+    report_path = tmp_path / "report.json"
+    exporter = start_exporter(model, meta, "--report-json", str(report_path))
+    try:
+        wait_until(lambda: len(meta.accepted_events) >= 3 * BATCH)
+        exporter.send_signal(signal.SIGTERM)
+        _, err = exporter.communicate(timeout=60)
+    finally:
+        exporter.kill()
+    meta.delay = 0
+
+    assert exporter.returncode == 1
+    assert "Traceback" not in err and "Interrupted" in err
+    report = json.loads(report_path.read_text())
+    assert report["exit_code"] == 1 and report["completed"] is False
+    assert model.query("select exit_code, completed, finished_at is not null from meta_capi.runs") == [(1, False, True)]
+    # What Meta had acknowledged was logged before the process ended.
+    assert model.query("select count(*) from meta_capi.send_log")[0][0] == report["events_accepted"]
+    assert_rerun_sends_exactly_what_was_not_logged(model, meta, export_env, ORDERS)
+
+
+def test_a_bug_mid_run_ends_the_run_and_shows_a_scrubbed_traceback_only_with_v(
+    model, meta, export_env, tmp_path, capsys, monkeypatch
+):
+    model.write(order_lines(30))
+    build = EventBuilder.build
+    built = []
+
+    def build_then_fail(self, order):
+        built.append(order.order_id)
+        if len(built) == 20:
+            raise RuntimeError(f"a bug that mentions the token {TOKEN}")
+        return build(self, order)
+
+    monkeypatch.setattr(EventBuilder, "build", build_then_fail)
+
+    for flags, traceback in (([], False), (["-v"], True)):
+        report_path = tmp_path / "report.json"
+        built.clear()
+        assert export_env(model, *flags, "--batch-size", "5", "--report-json", str(report_path)) == 1
+        err = capsys.readouterr().err
+        assert ("Traceback" in err) is traceback
+        assert "Internal error (RuntimeError" in err and TOKEN not in err
+        report = json.loads(report_path.read_text())
+        assert report["exit_code"] == 1 and "Internal error" in report["error"] and TOKEN not in report["error"]
+    runs = model.query("select exit_code, completed, error from meta_capi.runs order by started_at")
+    assert [row[:2] for row in runs] == [(1, False), (1, False)]
+    assert all(TOKEN not in row[2] for row in runs)
+    # What was accepted before the bug is logged.
+    assert model.query("select count(distinct event_id) from meta_capi.send_log")[0][0] >= 15

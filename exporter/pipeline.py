@@ -154,7 +154,9 @@ class _Export:
             if len(batch) == config.batch_size:
                 self.submit(sink, batch)
                 batch = []
-                if self.fatal or self.failure or self.send_log.error:
+                if self.send_log.error is not None:  # no more sending what cannot be logged
+                    self.fail(self.send_log.error)
+                if self.fatal or self.failure:
                     return
                 if progress:
                     progress.show()

@@ -84,6 +84,8 @@ def main(argv: list[str]) -> int:
         check_numeric_id(app_id, "META_APP_ID")
         check_api_version(args.api_version)
         check_graph_url(args.graph_url)
+        if args.command == "check" and not 0 <= args.renew_days <= 3650:  # also refuses nan
+            raise ConfigError(f"--renew-days takes a number of days between 0 and 3650, not {args.renew_days}.")
         if args.command == "refresh" and args.output.is_dir():
             raise ConfigError(f"--output names a file to write, and {args.output} is a folder.")
     except ConfigError as error:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 
@@ -18,6 +20,7 @@ from conftest import DATASET, TOKEN, order_lines
 from fake_meta import FakeMeta, appsecret_proof
 
 from exporter.cli import main
+from exporter.transport import Transport, TransportError
 
 APP_SECRET = "app-secret-for-hostile-tests"
 PROOF = appsecret_proof(APP_SECRET, TOKEN)
@@ -236,3 +239,29 @@ def test_token_commands_leak_no_secret_from_an_echo(meta, monkeypatch, tmp_path,
     assert "Invalid request" in output.err
     for secret in SECRETS:
         assert secret not in output.out + output.err
+
+
+# ---------------------------------------------------------------- the deadline, at the transport
+@pytest.fixture
+def silent_server():
+    """A server on 127.0.0.1 that accepts connections and then neither reads nor answers."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    connections = []
+    accepting = threading.Thread(target=lambda: connections.append(server.accept()[0]), daemon=True)
+    accepting.start()
+    yield server.getsockname()[1]
+    for connection in connections:
+        connection.close()
+    server.close()
+
+
+@pytest.mark.parametrize("body_bytes", [10, 20_000_000])  # waiting for an answer; stuck uploading
+def test_the_deadline_ends_a_request_to_a_server_that_never_reads_or_answers(silent_server, body_bytes):
+    transport = Transport(timeout_seconds=1.0)
+    started = time.monotonic()
+    with pytest.raises(TransportError, match="deadline of 1s") as raised:
+        transport.post(f"http://127.0.0.1:{silent_server}/v26.0/1/events", b"x" * body_bytes)
+    assert time.monotonic() - started < 5
+    assert raised.value.sent is (body_bytes == 10)  # a body stuck on its way was never sent whole
+    transport.close()

@@ -73,3 +73,10 @@ def test_token_commands_check_their_settings_before_any_request(token_env, monke
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert token_env.requests == []
+
+
+@pytest.mark.parametrize("days", ["-1", "nan"])
+def test_renew_days_must_be_a_number_of_days(token_env, capsys, days):
+    assert main(["token", "check", "--renew-days", days]) == 2
+    assert "--renew-days takes" in capsys.readouterr().err
+    assert token_env.requests == []

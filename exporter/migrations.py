@@ -100,12 +100,20 @@ class StateError(ConfigError):
     """The meta_capi tables are not what this exporter can use (exit code 2, before anything is sent)."""
 
 
+FIRST_TABLES = ("send_log", "runs", "rejected_rows")  # version 1
+
+
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
     """0: no state yet; 1: tables made before versions were kept; else the highest version applied."""
     tables = {name for (name,) in con.execute(_TABLES_SQL, [SCHEMA]).fetchall()}
     if "schema_version" in tables:
         return con.execute(f"select coalesce(max(version), 0) from {SCHEMA}.schema_version").fetchone()[0]
-    return 1 if tables & {"send_log", "runs", "rejected_rows"} else 0
+    if not tables & set(FIRST_TABLES):
+        return 0
+    for table in FIRST_TABLES:  # migrations build on all of them
+        if table not in tables:
+            raise StateError(f"{SCHEMA}.{table} is missing. {REPAIR_HINT}")
+    return 1
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:

@@ -159,3 +159,17 @@ def test_a_schema_the_exporter_cannot_use_stops_before_the_first_request(
     assert message in err
     assert "Traceback" not in err
     assert model.query("select count(*) from meta_capi.send_log") == [(3,)]
+
+
+def test_a_file_from_the_previous_release_missing_a_table_stops_before_the_first_request(
+    model, meta, export_env, capsys
+):
+    model.write(order_lines(3))
+    previous_release_file(model, {})
+    model.query("drop table meta_capi.runs")
+
+    assert export_env(model, "-q") == 2
+
+    assert "meta_capi.runs is missing" in capsys.readouterr().err
+    assert meta.requests == []
+    assert model.query("select count(*) from information_schema.tables where table_name = 'schema_version'") == [(0,)]

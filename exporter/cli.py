@@ -5,16 +5,23 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-import duckdb
-
-from exporter import history, tokens
+from exporter import history, redact, tokens
 from exporter.config import (
     DEFAULT_API_VERSION,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_DBT_TARGET_PATH,
+    DEFAULT_DUCKDB_MEMORY_LIMIT,
     DEFAULT_GRAPH_URL,
     DEFAULT_MODEL,
+    DEFAULT_PHONE_REGION,
+    DEFAULT_TIMEOUT_SECONDS,
     MAX_BATCH_SIZE,
     ConfigError,
     ExportConfig,
@@ -22,8 +29,9 @@ from exporter.config import (
     RetryPolicy,
 )
 from exporter.dbt_profile import add_location_arguments, location_from_args
-from exporter.pipeline import EXIT_CONFIG, run_export
-from exporter.state import DatabaseBusyError
+from exporter.pipeline import failure_status, run_export
+from exporter.status import ExitStatus
+from exporter.terminal import Parser, setup_logging
 
 log = logging.getLogger("exporter")
 
@@ -54,7 +62,8 @@ environment:
 exit codes:
   0  every sendable event was accepted (rows rejected by validation are reported, not fatal)
   1  Meta rejected some events, some could not be delivered, or --max-rejected was exceeded
-  2  configuration, usage or authorization error: the message says how to fix it
+  2  configuration, usage, authorization or environment error (an unusable DuckDB file, a full
+     disk): the message says how to fix it
 """
 
 
@@ -67,7 +76,7 @@ def rejection_threshold(text: str) -> RejectionThreshold:
 
 def build_parser() -> argparse.ArgumentParser:
     env = os.environ.get
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m exporter",
         description=DESCRIPTION,
         epilog=EPILOG,
@@ -97,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--dbt-target-path",
         type=Path,
-        default=Path(env("DBT_TARGET_PATH", "target")),
+        default=Path(env("DBT_TARGET_PATH", DEFAULT_DBT_TARGET_PATH)),
         help="dbt's target folder with manifest.json [DBT_TARGET_PATH] (default: %(default)s)",
     )
     source.add_argument(
@@ -128,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--report-json", type=Path, help="also write the run report as JSON to this file")
     run.add_argument(
         "--default-phone-region",
-        default="US",
+        default=DEFAULT_PHONE_REGION,
         help="region for phone numbers without a country code when the row has no country (default: %(default)s)",
     )
 
@@ -136,9 +145,15 @@ def build_parser() -> argparse.ArgumentParser:
     tuning.add_argument(
         "--batch-size", type=int, default=MAX_BATCH_SIZE, help="events per request, at most 1000 (default: %(default)s)"
     )
-    tuning.add_argument("--concurrency", type=int, default=4, help="requests in flight at once (default: %(default)s)")
     tuning.add_argument(
-        "--timeout", type=float, default=60.0, help="seconds to wait for Meta's answer (default: %(default)s)"
+        "--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="requests in flight at once (default: %(default)s)"
+    )
+    tuning.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_SECONDS,
+        help="seconds one request may take, from connecting to the last byte of Meta's answer; a request "
+        "past it is retried like any temporary error (default: %(default)s)",
     )
     tuning.add_argument(
         "--max-tries",
@@ -150,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--retry-budget",
         type=float,
         default=RetryPolicy.budget_seconds,
-        help="seconds a run may spend waiting to retry (default: %(default)s)",
+        help="seconds into the run after which a temporary error is no longer retried but ends the run "
+        "(default: %(default)s)",
     )
     tuning.add_argument(
         "--first-retry-wait",
@@ -165,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tuning.add_argument(
         "--duckdb-memory-limit",
-        default="256MB",
+        default=DEFAULT_DUCKDB_MEMORY_LIMIT,
         help="DuckDB memory limit; beyond it DuckDB spills to disk next to the database (default: %(default)s)",
     )
 
@@ -203,14 +219,10 @@ def config_from_args(args: argparse.Namespace) -> ExportConfig:
     )
 
 
-def setup_logging(verbose: bool, quiet: bool) -> None:
-    level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
-    logging.getLogger("urllib3").setLevel(logging.WARNING)
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # Secrets are known before anything could print them.
+    redact.register(*(os.environ.get(name) for name in ("META_ACCESS_TOKEN", "META_APP_SECRET")))
     if argv[:1] == ["token"]:
         return tokens.main(argv[1:])
     if argv[:1] in (["history"], ["rejected"]):
@@ -223,19 +235,42 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose, args.quiet)
     try:
         config = config_from_args(args)
-        report = run_export(config)
-    except (ConfigError, DatabaseBusyError) as error:
+    except ConfigError as error:
         log.error("%s", error)
-        return EXIT_CONFIG
-    except duckdb.OutOfMemoryException as error:
-        log.error(
-            "DuckDB ran out of memory (%s): raise --duckdb-memory-limit (now %s).", error, args.duckdb_memory_limit
-        )
-        return EXIT_CONFIG
+        return ExitStatus.CONFIG
+    with sigterm_as_interrupt():
+        try:
+            report = run_export(config)
+        except (Exception, KeyboardInterrupt) as error:  # before the run started: nothing was sent
+            status, message = failure_status(error, config)
+            log.error("%s", message)
+            log.debug("Details", exc_info=error)
+            return status
     if not args.quiet:
         print(report.summary(), file=sys.stderr)
     if report.error:
         log.error("%s", report.error)
     if config.report_json:
-        report.write_json(config.report_json)
+        try:
+            report.write_json(config.report_json)
+        except OSError as error:
+            log.error("Cannot write the report to %s: %s.", config.report_json, error.strerror or error)
+            return max(report.exit_code, ExitStatus.CONFIG)
     return report.exit_code
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a scheduler's timeout) ends the run like Ctrl-C: with its summary, report and state."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,20 +1,104 @@
-"""Typed configuration of an export run; the CLI builds it from flags and environment variables."""
+"""Typed configuration of an export run; the CLI builds it from flags and environment variables.
+
+Defaults live here, and every value is checked here, before anything is read or sent: a bad
+value is a ConfigError (exit 2) whose message names the flag and says what it takes.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import phonenumbers
+import pycountry
 
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
 # Meta supports each Conversions API version for at least two years; v26.0 was released 2026-07-29.
 DEFAULT_API_VERSION = "v26.0"
 DEFAULT_MODEL = "meta_offline_events"
+DEFAULT_DBT_TARGET_PATH = "target"
 MAX_BATCH_SIZE = 1000  # Meta rejects requests with more events
+DEFAULT_CONCURRENCY = 4
+MAX_CONCURRENCY = 64  # threads and connections; more only queues at Meta's rate limits
+DEFAULT_TIMEOUT_SECONDS = 60.0
+DEFAULT_PHONE_REGION = "US"
+# At 10M lines 128MB ran out of memory, 256MB did not (measured).
+DEFAULT_DUCKDB_MEMORY_LIMIT = "256MB"
+MAX_WORKERS = 64
+
+# The forms DuckDB takes for memory_limit; anything else is refused before DuckDB sees it.
+MEMORY_LIMIT = re.compile(r"[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+# ASCII only: str.isdigit() and \d also take "²" or "１２３", which then end up in a URL.
+API_VERSION = re.compile(r"v[0-9]+\.[0-9]+")
+NUMERIC_ID = re.compile(r"[0-9]+")
+LOOPBACK_NAMES = ("localhost",)
 
 
 class ConfigError(ValueError):
     """A configuration or usage mistake; the message says how to fix it (exit code 2)."""
+
+
+def check_numeric_id(value: str, what: str) -> None:
+    """Dataset and app ids are ASCII digits: they become part of a URL."""
+    if not NUMERIC_ID.fullmatch(value):
+        raise ConfigError(f"{what} must be ASCII digits (the numeric id from Meta), not {value!r}.")
+
+
+def check_api_version(version: str) -> None:
+    if not API_VERSION.fullmatch(version):
+        raise ConfigError(f"--api-version looks like v26.0 (ASCII digits), not {version!r}.")
+
+
+def check_graph_url(url: str) -> None:
+    """https, or plain http to this machine only: the token must never cross a network in clear text."""
+    try:
+        parts = urlsplit(url)
+        host, _ = parts.hostname, parts.port  # .port raises on a port that is not a number
+    except ValueError:
+        host, parts = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not host:
+        raise ConfigError(f"--graph-url must be an https URL like {DEFAULT_GRAPH_URL}, not {url!r}.")
+    if parts.username is not None or parts.query or parts.fragment:
+        raise ConfigError(
+            f"--graph-url takes a scheme, a host and optionally a port and path, without credentials, "
+            f"query or fragment: not {url!r}."
+        )
+    if parts.scheme == "http" and not is_loopback(host):
+        raise ConfigError(
+            f"--graph-url must use https: {url!r} would send the access token in clear text "
+            "(plain http is allowed only to this machine: localhost, 127.0.0.0/8, ::1)."
+        )
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_number(value: float, flag: str, minimum: float, *, above: bool = False) -> None:
+    """A finite number >= minimum (> minimum with above=True)."""
+    ok = isinstance(value, int | float) and math.isfinite(value) and (value > minimum if above else value >= minimum)
+    if not ok:
+        bound = f"more than {minimum:g}" if above else f"at least {minimum:g}"
+        raise ConfigError(f"{flag} must be a number of {bound}, not {value!r}.")
+
+
+def _check_count(value: int, flag: str, minimum: int, maximum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
+        raise ConfigError(f"{flag} must be between {minimum} and {maximum}, not {value!r}.")
+
+
+def _check_output_path(path: Path | None, flag: str) -> None:
+    if path is not None and Path(path).is_dir():
+        raise ConfigError(f"{flag} names a file to write, and {path} is a folder.")
 
 
 @dataclass(frozen=True)
@@ -24,7 +108,13 @@ class RetryPolicy:
     max_tries: int = 8
     first_wait: float = 1.0
     max_wait: float = 60.0
-    budget_seconds: float = 900.0  # total time a run may spend waiting to retry
+    budget_seconds: float = 900.0  # a transient error after this long into the run ends the run
+
+    def __post_init__(self) -> None:
+        _check_count(self.max_tries, "--max-tries", 1, 1000)
+        _check_number(self.first_wait, "--first-retry-wait", 0)
+        _check_number(self.max_wait, "the longest wait between retries", 0)
+        _check_number(self.budget_seconds, "--retry-budget", 0)
 
 
 @dataclass(frozen=True)
@@ -34,9 +124,17 @@ class RejectionThreshold:
     count: int | None = None
     percent: float | None = None
 
+    def __post_init__(self) -> None:
+        if (self.count is None) == (self.percent is None):
+            raise ConfigError("--max-rejected is either a row count or a share.")
+        if self.count is not None:
+            _check_count(self.count, "--max-rejected", 0, 10**18)
+        if self.percent is not None and not 0 <= self.percent <= 100:
+            raise ConfigError(f"--max-rejected takes a share between 0% and 100%, not {self.percent:g}%.")
+
     @classmethod
     def parse(cls, text: str) -> RejectionThreshold:
-        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(%?)\s*", text)
+        match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(%?)\s*", text)
         if not match or (not match[2] and "." in match[1]):
             raise ConfigError(f"--max-rejected takes a row count like 25 or a share like 2%, not {text!r}")
         return cls(percent=float(match[1])) if match[2] else cls(count=int(match[1]))
@@ -71,19 +169,19 @@ class ExportConfig:
     database: Path | None = None  # None: the DuckDB file of the dbt profile and target (dbt_profile.py)
     dbt: DbtLocation = DbtLocation()
     model: str = DEFAULT_MODEL
-    dbt_target_path: Path = Path("target")
+    dbt_target_path: Path = Path(DEFAULT_DBT_TARGET_PATH)
     allow_unsuccessful_model: bool = False
     dry_run: bool = False
     dry_run_output: Path | None = None
     resend: bool = False
     batch_size: int = MAX_BATCH_SIZE
-    concurrency: int = 4
-    timeout_seconds: float = 60.0
+    concurrency: int = DEFAULT_CONCURRENCY
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS  # the deadline of one request: connect, upload, answer
     retry: RetryPolicy = RetryPolicy()
     max_rejected: RejectionThreshold | None = None
-    default_phone_region: str = "US"
+    default_phone_region: str = DEFAULT_PHONE_REGION
     report_json: Path | None = None
-    duckdb_memory_limit: str | None = None
+    duckdb_memory_limit: str | None = DEFAULT_DUCKDB_MEMORY_LIMIT  # None: DuckDB's own default
     workers: int | None = None  # processes hashing customers; None: one per core for large models
     progress: bool = False
 
@@ -92,18 +190,34 @@ class ExportConfig:
             raise ConfigError(
                 "No dataset id: set META_DATASET_ID or pass --dataset-id (Events Manager > Data sources)."
             )
-        if not self.dataset_id.isdigit():
-            raise ConfigError(f"The dataset id must be the numeric id from Events Manager, not {self.dataset_id!r}.")
+        check_numeric_id(self.dataset_id, "The dataset id (META_DATASET_ID / --dataset-id)")
         if not self.dry_run and not self.access_token:
             raise ConfigError(
                 "No access token: export META_ACCESS_TOKEN (a system-user token with access to the dataset), "
                 "or use --dry-run to build and validate events without sending them."
             )
-        if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
+        if not isinstance(self.batch_size, int) or not 1 <= self.batch_size <= MAX_BATCH_SIZE:
             raise ConfigError(f"--batch-size must be between 1 and {MAX_BATCH_SIZE} (Meta's limit per request).")
-        if self.concurrency < 1:
-            raise ConfigError("--concurrency must be at least 1.")
-        if not re.fullmatch(r"v\d+\.\d+", self.api_version):
-            raise ConfigError(f"--api-version looks like v26.0, not {self.api_version!r}.")
-        if not re.match(r"https?://", self.graph_url):
-            raise ConfigError(f"--graph-url must be an http(s) URL, not {self.graph_url!r}.")
+        _check_count(self.concurrency, "--concurrency", 1, MAX_CONCURRENCY)
+        _check_number(self.timeout_seconds, "--timeout", 0, above=True)
+        if self.workers is not None:
+            _check_count(self.workers, "--workers", 0, MAX_WORKERS)
+        if self.duckdb_memory_limit is not None and not MEMORY_LIMIT.fullmatch(self.duckdb_memory_limit):
+            raise ConfigError(
+                "--duckdb-memory-limit takes a size like 256MB, 1.5GB or 512MiB (KB, MB, GB, TB, KiB, MiB, GiB, "
+                f"TiB), not {self.duckdb_memory_limit!r}."
+            )
+        if not is_phone_region(self.default_phone_region):
+            raise ConfigError(
+                "--default-phone-region takes an ISO 3166 two-letter region that phone numbers are parsed in, "
+                f"like US or DE, not {self.default_phone_region!r}."
+            )
+        check_api_version(self.api_version)
+        check_graph_url(self.graph_url)
+        _check_output_path(self.report_json, "--report-json")
+        _check_output_path(self.dry_run_output, "--dry-run-output")
+
+
+def is_phone_region(code: str) -> bool:
+    """A real ISO 3166 alpha-2 region that phonenumbers can parse numbers in."""
+    return code in phonenumbers.SUPPORTED_REGIONS and pycountry.countries.get(alpha_2=code) is not None

@@ -2,7 +2,13 @@
 
 Meta rejects a whole request when one event in it is invalid (code 100). The offending event is
 found from the index Meta's message gives (`data[N]`), or else by splitting the batch in halves,
-so every other event of the batch is still delivered.
+so every other event of the batch is still delivered. A request too large (HTTP 413) is split in
+halves the same way, down to a single event, which is then rejected as too large.
+
+A request whose answer was lost (the connection dropped or the answer was cut after the request
+was sent) may have been accepted: it is retried like a temporary error, with the same events and
+so the same event_ids, which Meta deduplicates. If it stays unresolved, its events are reported
+as not delivered, and the next run sends them again, again with the same event_ids.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from exporter.config import RetryPolicy
 from exporter.events import BuiltEvent
@@ -21,10 +28,16 @@ from exporter.meta_api import ErrorKind, MetaApiError, MetaClient
 log = logging.getLogger(__name__)
 
 
+class MetaRejection(NamedTuple):
+    event: BuiltEvent
+    reason: str  # "rejected_by_meta" (Meta found it invalid) or "too_large_for_meta"
+    message: str  # Meta's message, scrubbed of secrets
+
+
 @dataclass
 class BatchOutcome:
     accepted: list[tuple[list[BuiltEvent], str | None]] = field(default_factory=list)  # (events, fbtrace_id)
-    rejected: list[tuple[BuiltEvent, str]] = field(default_factory=list)  # (event, Meta's message)
+    rejected: list[MetaRejection] = field(default_factory=list)
     undelivered: list[BuiltEvent] = field(default_factory=list)
     requests: int = 0
     retries: int = 0
@@ -64,28 +77,48 @@ class Deliverer:
         try:
             accepted = self._post_with_retries(events, outcome)
         except MetaApiError as error:
-            if error.kind is not ErrorKind.INVALID_EVENT:
+            if error.kind is ErrorKind.INVALID_EVENT:
+                self._isolate(events, error, outcome)
+            elif error.kind is ErrorKind.TOO_LARGE:
+                self._split_too_large(events, error, outcome)
+            else:
+                if error.outcome_unknown:
+                    log.error(
+                        "No answer to a batch of %d events that was sent (%s): Meta may have accepted it; the next "
+                        "run sends it again with the same event_ids, which Meta deduplicates",
+                        len(events),
+                        error,
+                    )
                 outcome.fatal = error
                 outcome.undelivered.extend(events)
                 self.stopped.set()
-                return
-            self._isolate(events, error, outcome)
             return
         outcome.accepted.append((events, accepted.fbtrace_id))
 
     def _isolate(self, events: list[BuiltEvent], error: MetaApiError, outcome: BatchOutcome) -> None:
         index = error.event_index()
         if len(events) == 1:
-            outcome.rejected.append((events[0], str(error)))
+            outcome.rejected.append(MetaRejection(events[0], "rejected_by_meta", str(error)))
         elif index is not None and index < len(events):
             log.warning("Meta rejected event %s of a batch of %d; sending the others again", index, len(events))
-            outcome.rejected.append((events[index], str(error)))
+            outcome.rejected.append(MetaRejection(events[index], "rejected_by_meta", str(error)))
             self._deliver(events[:index] + events[index + 1 :], outcome)
         else:
-            half = len(events) // 2
             log.warning("Meta rejected a batch of %d without naming the event; splitting it", len(events))
-            self._deliver(events[:half], outcome)
-            self._deliver(events[half:], outcome)
+            self._deliver_halves(events, outcome)
+
+    def _split_too_large(self, events: list[BuiltEvent], error: MetaApiError, outcome: BatchOutcome) -> None:
+        if len(events) == 1:
+            message = f"the event alone is larger than Meta takes in one request ({error})"
+            outcome.rejected.append(MetaRejection(events[0], "too_large_for_meta", message))
+            return
+        log.warning("A batch of %d events was too large for Meta (HTTP 413); splitting it", len(events))
+        self._deliver_halves(events, outcome)
+
+    def _deliver_halves(self, events: list[BuiltEvent], outcome: BatchOutcome) -> None:
+        half = len(events) // 2
+        self._deliver(events[:half], outcome)
+        self._deliver(events[half:], outcome)
 
     def _post_with_retries(self, events: list[BuiltEvent], outcome: BatchOutcome):
         bodies = [event.json for event in events]

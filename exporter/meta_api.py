@@ -1,7 +1,9 @@
 """The Graph API client: one method per call the exporter makes, errors turned into MetaApiError.
 
 The access token only ever travels in a request body (never in a URL), so it cannot leak into
-proxy logs, exception messages or our own logs.
+proxy logs, exception messages or our own logs. Whatever the server answers is treated as
+untrusted: any status, headers and body (or none) end as an answer or a MetaApiError, and every
+text taken from it is scrubbed of the secrets (see redact.py) and shortened.
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
+from exporter import redact
+from exporter.transport import Answer, Transport, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +32,20 @@ PERMISSION_CODES = {10, 294} | set(range(200, 300))
 EVENT_INDEX = re.compile(r"data\[(\d+)\]")
 
 
+MAX_TEXT = 2000  # characters kept of each text of an error answer
+MAX_WAIT_HINT = 86400.0  # seconds: a server asking for more is not believed
+
+
 class ErrorKind(enum.Enum):
-    TRANSIENT = "transient"  # rate limits, temporary errors, 5xx, timeouts, dropped connections
+    TRANSIENT = "transient"  # rate limits, temporary errors, 5xx, timeouts, dropped connections, lost answers
+    TOO_LARGE = "too_large"  # HTTP 413: the request was too large; smaller ones may pass
     INVALID_EVENT = "invalid_event"  # code 100: an event of the batch is invalid
     AUTH = "auth"  # code 190: token invalid or expired
     TERMS = "terms"  # terms of service not accepted
     PERMISSION = "permission"
     UNKNOWN_DATASET = "unknown_dataset"  # code 100, subcode 33
     POLICY_BLOCK = "policy_block"  # code 368
+    REDIRECT = "redirect"  # a 3xx answer: the URL is not the Graph API's (never followed)
     OTHER = "other"
 
 
@@ -51,6 +62,8 @@ class MetaApiError(Exception):
     user_msg: str | None = None
     fbtrace_id: str | None = None
     retry_after: float | None = None  # seconds, from Retry-After or X-Business-Use-Case-Usage
+    # The request was sent whole but no complete answer came back: Meta may have acted on it.
+    outcome_unknown: bool = False
 
     def __str__(self) -> str:
         detail = f"code {self.code}" + (f"/{self.subcode}" if self.subcode else "") if self.code else "no error code"
@@ -61,13 +74,17 @@ class MetaApiError(Exception):
 
     @property
     def kind(self) -> ErrorKind:
-        code, subcode = self.code, self.subcode
+        code, subcode, status = self.code, self.subcode, self.http_status
+        if status is not None and 300 <= status < 400:
+            return ErrorKind.REDIRECT
+        if status == 413:
+            return ErrorKind.TOO_LARGE
         if code == 190:
             return ErrorKind.AUTH
-        if code in RATE_LIMIT_CODES or code in TEMPORARY_CODES or self.is_transient:
+        if code in RATE_LIMIT_CODES or code in TEMPORARY_CODES or self.is_transient or self.outcome_unknown:
             return ErrorKind.TRANSIENT
-        if self.http_status is None or self.http_status >= 500 or self.http_status == 429:
-            return ErrorKind.TRANSIENT  # timeouts, dropped connections, server errors, HTTP 429
+        if status is None or status >= 500 or status in (408, 429):
+            return ErrorKind.TRANSIENT  # timeouts, dropped connections, server errors, HTTP 408 and 429
         if code == 100 and subcode == 33:
             return ErrorKind.UNKNOWN_DATASET
         if code == 100:
@@ -120,14 +137,11 @@ class MetaClient:
         self.base_url = f"{graph_url.rstrip('/')}/{api_version}"
         self._token = access_token
         self._proof = appsecret_proof(access_token, app_secret) if app_secret else None
-        self._timeout = (min(10.0, timeout_seconds), timeout_seconds)
-        self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+        redact.register(access_token, app_secret, self._proof)
+        self._transport = Transport(timeout_seconds, pool_size)
 
     def close(self) -> None:
-        self._session.close()
+        self._transport.close()
 
     def post_events(self, dataset_id: str, event_jsons: list[str], test_event_code: str | None = None) -> Accepted:
         """Post already-serialized events as one JSON body; raises MetaApiError on any failure."""
@@ -139,22 +153,22 @@ class MetaClient:
         # Events are serialized once (their payload hash is taken from the same text), so the
         # body is assembled around them instead of re-encoding a megabyte of JSON.
         body = '{"data":[' + ",".join(event_jsons) + "]," + json.dumps(fields)[1:]
-        answer = self._request("POST", f"/{dataset_id}/events", data=body.encode())
+        answer = self._request(f"/{dataset_id}/events", body.encode(), {"Content-Type": "application/json"})
         received = answer.get("events_received")
-        if received != len(event_jsons):
+        trace = _trace_id(answer.get("fbtrace_id"))
+        if type(received) is not int or received != len(event_jsons):
             raise MetaApiError(
-                f"Meta acknowledged {received} events of the {len(event_jsons)} sent",
+                f"Meta acknowledged {redact.scrub_limited(repr(received), 40)} events of the {len(event_jsons)} sent",
                 http_status=200,
-                fbtrace_id=answer.get("fbtrace_id"),
+                fbtrace_id=trace,
             )
-        return Accepted(received, answer.get("fbtrace_id"))
+        return Accepted(received, trace)
 
     def exchange_token(self, app_id: str, app_secret: str) -> dict:
         """Exchange the current token for a long-lived one (fb_exchange_token)."""
         return self._request(
-            "POST",
             "/oauth/access_token",
-            data={
+            {
                 "grant_type": "fb_exchange_token",
                 "client_id": app_id,
                 "client_secret": app_secret,
@@ -164,63 +178,106 @@ class MetaClient:
 
     def debug_token(self, app_id: str, app_secret: str) -> dict:
         """Describe the current token (validity, expiry) using the app's own token."""
-        return self._request(
-            "POST",
-            "/debug_token",
-            data={"input_token": self._token, "access_token": f"{app_id}|{app_secret}"},
-        ).get("data", {})
+        redact.register(f"{app_id}|{app_secret}")
+        answer = self._request("/debug_token", {"input_token": self._token, "access_token": f"{app_id}|{app_secret}"})
+        data = answer.get("data")
+        if not isinstance(data, dict):
+            raise MetaApiError("Meta's answer about the token held no description of it", http_status=200)
+        return data
 
-    def _request(self, method: str, path: str, data: bytes | dict) -> dict:
-        headers = {"Content-Type": "application/json"} if isinstance(data, bytes) else {}
+    def _request(self, path: str, data: bytes | dict, headers: Mapping[str, str] | None = None) -> dict:
         try:
-            response = self._session.request(
-                method, self.base_url + path, data=data, headers=headers, timeout=self._timeout
+            answer = self._transport.post(self.base_url + path, data, headers)
+        except TransportError as exc:
+            raise MetaApiError(str(exc), outcome_unknown=exc.sent) from None
+        if 300 <= answer.status < 400:
+            raise _redirect_error(answer)
+        parsed = _json(answer.body)
+        if answer.status == 200 and isinstance(parsed, dict) and "error" not in parsed:
+            return parsed
+        if answer.status == 200 and not isinstance(parsed, dict):
+            # Meta took the request but what came back is not its answer: as good as no answer.
+            raise MetaApiError(
+                "Meta's answer (HTTP 200) was not the JSON it sends", http_status=200, outcome_unknown=True
             )
-        except requests.Timeout:
-            raise MetaApiError(f"no answer from Meta within {self._timeout[1]:g}s") from None
-        except requests.ConnectionError as exc:
-            raise MetaApiError(f"connection to Meta failed ({type(exc).__name__})") from None
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
-        if response.status_code == 200 and isinstance(answer, dict) and "error" not in answer:
-            return answer
-        raise _error_from(response, answer)
+        raise _error_from(answer, parsed)
 
 
-def _error_from(response: requests.Response, answer: object) -> MetaApiError:
-    error = answer.get("error") if isinstance(answer, dict) else None
-    if not isinstance(error, dict):
-        return MetaApiError(
-            f"unexpected answer from Meta: HTTP {response.status_code}",
-            http_status=response.status_code,
-            retry_after=_retry_after(response.headers),
-        )
+def _json(body: bytes) -> object:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):  # not JSON, not text, or nested beyond reason
+        return None
+
+
+def _text(value: object, limit: int = MAX_TEXT) -> str | None:
+    """A text of the server's answer as we print and store it: a string, scrubbed, shortened."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return redact.scrub_limited(text, limit)
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,12}", value):
+        return int(value)
+    return None
+
+
+def _trace_id(value: object) -> str | None:
+    return _text(value, 100) if isinstance(value, str) and value else None
+
+
+def _redirect_error(answer: Answer) -> MetaApiError:
+    location = answer.headers.get("Location") or ""
+    try:
+        parts = urlsplit(location)
+        target = parts.hostname + (f":{parts.port}" if parts.port else "") if parts.hostname else None
+    except ValueError:
+        target = None
+    target = _text(target, 200) if target and target.isascii() and target.isprintable() else None
     return MetaApiError(
-        message=str(error.get("message", "")),
-        http_status=response.status_code,
-        code=error.get("code"),
-        subcode=error.get("error_subcode"),
-        is_transient=bool(error.get("is_transient")),
-        user_title=error.get("error_user_title"),
-        user_msg=error.get("error_user_msg"),
-        fbtrace_id=error.get("fbtrace_id"),
-        retry_after=_retry_after(response.headers),
+        f"the Graph API URL answered with a redirect (HTTP {answer.status}) to "
+        f"{target or 'another address'}, which the exporter does not follow: the token is only ever sent "
+        "to the URL you configured. Check --graph-url / META_GRAPH_URL (it should be https://graph.facebook.com)",
+        http_status=answer.status,
     )
 
 
-def _retry_after(headers) -> float | None:
+def _error_from(answer: Answer, parsed: object) -> MetaApiError:
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    if not isinstance(error, dict):
+        return MetaApiError(
+            f"unexpected answer from Meta: HTTP {answer.status}",
+            http_status=answer.status,
+            retry_after=_retry_after(answer.headers),
+        )
+    return MetaApiError(
+        message=_text(error.get("message")) or "",
+        http_status=answer.status,
+        code=_int(error.get("code")),
+        subcode=_int(error.get("error_subcode")),
+        is_transient=error.get("is_transient") is True,
+        user_title=_text(error.get("error_user_title")),
+        user_msg=_text(error.get("error_user_msg")),
+        fbtrace_id=_trace_id(error.get("fbtrace_id")),
+        retry_after=_retry_after(answer.headers),
+    )
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait as the server asks: Retry-After, or the ad-account throttle header."""
     value = headers.get("Retry-After")
-    if value and value.strip().isdigit():
-        return float(value)
+    if value and re.fullmatch(r"\s*[0-9]{1,9}\s*", value):
+        return min(float(value), MAX_WAIT_HINT)
     usage = headers.get("X-Business-Use-Case-Usage")
     if usage:
         try:
             entries = [entry for account in json.loads(usage).values() for entry in account]
             minutes = max(float(entry.get("estimated_time_to_regain_access") or 0) for entry in entries)
-        except (ValueError, TypeError, AttributeError):
+        except (ValueError, TypeError, AttributeError, RecursionError):
             return None
-        return minutes * 60 if minutes > 0 else None
+        return min(minutes * 60, MAX_WAIT_HINT) if math.isfinite(minutes) and minutes > 0 else None
     return None

@@ -1,4 +1,10 @@
-"""One export run: model rows -> validated, hashed events -> batches -> Meta, with state and report."""
+"""One export run: model rows -> validated, hashed events -> batches -> Meta, with state and report.
+
+Once the run has started (its `runs` row written), it always ends the same way, whatever happens
+(a lost answer, a full disk, a bug, Ctrl-C or SIGTERM): the batches in flight finish within their
+deadline, every batch Meta acknowledged goes to the send log, the `runs` row is finished with the
+exit code, and the report is returned for the summary and the report JSON.
+"""
 
 from __future__ import annotations
 
@@ -11,22 +17,27 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
+
+from exporter import redact
 from exporter.config import ConfigError, ExportConfig
 from exporter.dbt_artifacts import find_model
 from exporter.dbt_profile import database_path
 from exporter.delivery import BatchOutcome, Deliverer
 from exporter.events import BuiltEvent, EventBuilder, default_workers, hashed_customers
+from exporter.files import AtomicFile
 from exporter.meta_api import ErrorKind, MetaApiError, MetaClient
 from exporter.model_reader import ModelReader
 from exporter.report import RunReport
-from exporter.state import Rejection, StateStore, connect
+from exporter.state import Rejection, StateStore, connect, database_error, first_line
+from exporter.status import ExitStatus
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_NOT_ALL_DELIVERED, EXIT_CONFIG = 0, 1, 2
 REJECTIONS_PER_WRITE = 10_000
 
 
@@ -35,7 +46,11 @@ def utc_now() -> datetime:
 
 
 def run_export(config: ExportConfig, now: Callable[[], datetime] = utc_now) -> RunReport:
-    """Export the model once. Raises ConfigError (and DatabaseBusyError) before anything is sent."""
+    """Export the model once.
+
+    Raises ConfigError (a busy, damaged or unusable DuckDB file or state included) before the run
+    starts, when nothing has been sent. From then on it returns the report, whatever happens.
+    """
     relation = find_model(config.dbt_target_path, config.model, config.allow_unsuccessful_model)
     database = database_path(config.database, config.dbt)
     if not Path(database).exists():
@@ -44,18 +59,48 @@ def run_export(config: ExportConfig, now: Callable[[], datetime] = utc_now) -> R
         )
     con = connect(database, config.duckdb_memory_limit)
     try:
-        relation.check_warehouse(con, database, config.allow_unsuccessful_model)
-        reader = ModelReader(con, relation)
-        started = now()
-        run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+        try:
+            relation.check_warehouse(con, database, config.allow_unsuccessful_model)
+            reader = ModelReader(con, relation)
+            started = now()
+            run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+            state = StateStore(con, config.dataset_id, run_id, is_test=bool(config.test_event_code))
+            state.prepare(started.replace(tzinfo=None))  # migrations and checks: before anything is sent
+            state.start_run(config.model, config.dry_run, started.replace(tzinfo=None))
+        except duckdb.Error as exc:
+            raise database_error(database, exc) from None
         report = RunReport(run_id, config.dataset_id, str(relation), config.dry_run, bool(config.test_event_code))
         report.started_at = started.isoformat(timespec="seconds")
-        state = StateStore(con, config.dataset_id, run_id, is_test=bool(config.test_event_code))
-        state.start_run(config.model, config.dry_run, started.replace(tzinfo=None))
         _Export(config, reader, state, report, started, now).run()
         return report
     finally:
-        con.close()
+        with suppress(duckdb.Error):  # a damaged file may fail even to close
+            con.close()
+
+
+def failure_status(error: BaseException, config: ExportConfig) -> tuple[ExitStatus, str]:
+    """The exit code and the one-line reason for an error that ended a run (never a traceback)."""
+    if isinstance(error, ConfigError):
+        return ExitStatus.CONFIG, str(error)
+    if isinstance(error, duckdb.OutOfMemoryException):
+        return ExitStatus.CONFIG, (
+            f"DuckDB ran out of memory ({first_line(error)}): raise --duckdb-memory-limit "
+            f"(now {config.duckdb_memory_limit or 'DuckDB default'})."
+        )
+    if isinstance(error, duckdb.Error):
+        return ExitStatus.CONFIG, str(database_error(config.database or "the DuckDB file", error))
+    if isinstance(error, OSError):
+        where = f" {error.filename}" if error.filename else ""
+        return ExitStatus.CONFIG, (
+            f"Cannot write{where}: {error.strerror or first_line(error)}. Check the path, its permissions and "
+            "the free disk space."
+        )
+    if isinstance(error, KeyboardInterrupt):
+        return ExitStatus.NOT_ALL_DELIVERED, "Interrupted (Ctrl-C or SIGTERM): the run stopped early."
+    return ExitStatus.NOT_ALL_DELIVERED, (
+        f"Internal error ({type(error).__name__}: {redact.scrub_limited(first_line(error), 500)}): the run stopped "
+        "early. Run with -v for the details, and report it."
+    )
 
 
 class _Export:
@@ -67,57 +112,86 @@ class _Export:
         self.started: datetime = started
         self.now = now
         self.rejections: list[Rejection] = []
-        self.fatal: MetaApiError | None = None
+        self.fatal: MetaApiError | None = None  # Meta's error that stopped the run
+        self.failure: BaseException | None = None  # anything else that stopped it
         self.send_log = _SendLogWriter(state, config.concurrency)
 
     def run(self) -> None:
-        config, report = self.config, self.report
         clock_start = time.monotonic()
-        report.rows_in_model = self.reader.rows_in_model
-        sink = _DryRunSink(self, config) if config.dry_run else _MetaSink(self, config)
-        progress = _Progress(report) if config.progress and sys.stderr.isatty() else None
-        # Test events check a live dataset: all of the window goes, whatever was really sent.
-        resend_all = config.resend or bool(config.test_event_code)
-        sent_payloads = None if resend_all else self.state.sent_payloads_query()
-        workers = config.workers if config.workers is not None else default_workers(report.rows_in_model)
-        builder = EventBuilder(config.default_phone_region)
-        customers = hashed_customers(
-            self.reader.customer_rows(), config.default_phone_region, workers, report.count_dropped
-        )
-        orders = self.reader.orders(int(self.started.timestamp()), sent_payloads, customers, builder.user_data_for)
-        batch: list[BuiltEvent] = []
+        sink: _MetaSink | _DryRunSink | None = None
+        customers = progress = None
         try:
-            for order in orders:
-                report.rows_read += len(order.lines)
-                result = builder.build(order)
-                if result.rejections:
-                    self.reject(result.rejections)
-                    continue
-                event = result.event
-                report.events_built += 1
-                if event.payload_hash == order.sent_payload_hash:
-                    report.events_skipped += 1
-                    continue
-                batch.append(event)
-                if len(batch) == config.batch_size:
-                    self.submit(sink, batch)
-                    batch = []
-                    if self.fatal:
-                        break
-                    if progress:
-                        progress.show()
-            else:
-                if batch:
-                    self.submit(sink, batch)
+            config, report = self.config, self.report
+            report.rows_in_model = self.reader.rows_in_model
+            sink = _DryRunSink(self, config) if config.dry_run else _MetaSink(self, config)
+            progress = _Progress(report) if config.progress and sys.stderr.isatty() else None
+            # Test events check a live dataset: all of the window goes, whatever was really sent.
+            resend_all = config.resend or bool(config.test_event_code)
+            sent_payloads = None if resend_all else self.state.sent_payloads_query()
+            workers = config.workers if config.workers is not None else default_workers(report.rows_in_model)
+            builder = EventBuilder(config.default_phone_region)
+            customers = hashed_customers(
+                self.reader.customer_rows(), config.default_phone_region, workers, report.count_dropped
+            )
+            orders = self.reader.orders(int(self.started.timestamp()), sent_payloads, customers, builder.user_data_for)
+            self.export_orders(orders, builder, sink, progress)
+        except BaseException as exc:  # KeyboardInterrupt too: the run still ends as a run
+            self.fail(exc)
         finally:
-            customers.close()  # stops worker processes when the run ends early
-            sink.close()
-            self.send_log.close()
-            self.flush_rejections()
-            if progress:
-                progress.done()
-        report.duration_seconds = round(time.monotonic() - clock_start, 3)
+            self.wind_down(sink, customers, progress)
+        self.report.duration_seconds = round(time.monotonic() - clock_start, 3)
         self.finish()
+
+    def export_orders(self, orders, builder: EventBuilder, sink: _MetaSink | _DryRunSink, progress) -> None:
+        config, report = self.config, self.report
+        batch: list[BuiltEvent] = []
+        for order in orders:
+            report.rows_read += len(order.lines)
+            result = builder.build(order)
+            if result.rejections:
+                self.reject(result.rejections)
+                continue
+            event = result.event
+            report.events_built += 1
+            if event.payload_hash == order.sent_payload_hash:
+                report.events_skipped += 1
+                continue
+            batch.append(event)
+            if len(batch) == config.batch_size:
+                self.submit(sink, batch)
+                batch = []
+                if self.send_log.error is not None:  # no more sending what cannot be logged
+                    self.fail(self.send_log.error)
+                if self.fatal or self.failure:
+                    return
+                if progress:
+                    progress.show()
+        if batch:
+            self.submit(sink, batch)
+
+    def fail(self, error: BaseException) -> None:
+        """Remember what stopped the run (the first thing only); the traceback is for -v."""
+        if self.failure is None:
+            self.failure = error
+        log.debug("The run stopped early", exc_info=error)
+
+    def wind_down(self, sink, customers, progress) -> None:
+        """Every step, even after another failed: what Meta acknowledged must reach the send log."""
+        steps = [
+            sink.stop if self.failure and sink else None,  # no new tries; requests in flight end by their deadline
+            sink.close if sink else None,
+            customers.close if customers else None,  # stops worker processes when the run ends early
+            self.send_log.close,
+            self.flush_rejections,
+            progress.done if progress else None,
+        ]
+        for step in steps:
+            if step is None:
+                continue
+            try:
+                step()
+            except BaseException as exc:
+                self.fail(exc)
 
     def submit(self, sink: _MetaSink | _DryRunSink, batch: list[BuiltEvent]) -> None:
         self.report.batches += 1
@@ -138,15 +212,15 @@ class _Export:
     def record(self, outcome: BatchOutcome) -> None:
         report = self.report
         for events, fbtrace_id in outcome.accepted:
+            report.events_accepted += len(events)
             sent_at = self.now().replace(tzinfo=None)
             self.send_log.put([(e.event_id, e.order_id, e.payload_hash, fbtrace_id, sent_at) for e in events])
-            report.events_accepted += len(events)
         if outcome.rejected:
-            for event, message in outcome.rejected:
-                log.error("Meta rejected the event of order %s: %s", event.order_id, message)
+            for rejection in outcome.rejected:
+                log.error("Meta rejected the event of order %s: %s", rejection.event.order_id, rejection.message)
             self.rejections.extend(
-                Rejection(event.order_id, None, "meta", "rejected_by_meta", message)
-                for event, message in outcome.rejected
+                Rejection(rejection.event.order_id, None, "meta", rejection.reason, redact.scrub(rejection.message))
+                for rejection in outcome.rejected
             )
             report.events_rejected_by_meta += len(outcome.rejected)
         report.events_undelivered += len(outcome.undelivered)
@@ -159,32 +233,53 @@ class _Export:
         config, report = self.config, self.report
         finished = self.now()
         report.finished_at = finished.isoformat(timespec="seconds")
+        errors, status = [], ExitStatus.OK
         if self.fatal:
-            report.error = explain(self.fatal, config.dataset_id)
-        threshold_exceeded = config.max_rejected is not None and config.max_rejected.exceeded(
-            report.rows_rejected, report.rows_read
-        )
-        if threshold_exceeded:
-            message = f"{report.rows_rejected} of {report.rows_read} rows were rejected, more than --max-rejected {config.max_rejected}"
-            report.error = f"{report.error}; {message}" if report.error else message
-        if self.fatal and self.fatal.kind in FATAL_CONFIG_ERRORS:
-            report.exit_code = EXIT_CONFIG
-        elif self.fatal or threshold_exceeded or report.events_rejected_by_meta or report.events_undelivered:
-            report.exit_code = EXIT_NOT_ALL_DELIVERED
+            errors.append(explain(self.fatal, config.dataset_id))
+            status = ExitStatus.CONFIG if self.fatal.kind in FATAL_CONFIG_ERRORS else ExitStatus.NOT_ALL_DELIVERED
+        if self.failure is None and self.send_log.error is not None:
+            self.failure = self.send_log.error
+        if self.failure is not None:
+            failure_exit, message = failure_status(self.failure, config)
+            errors.append(message)
+            status = max(status, failure_exit)
+        if self.send_log.unlogged:
+            errors.append(
+                f"{self.send_log.unlogged} events Meta accepted could not be written to the send log: the next run "
+                "sends them again with the same event_id, which Meta deduplicates."
+            )
+        if config.max_rejected is not None and config.max_rejected.exceeded(report.rows_rejected, report.rows_read):
+            errors.append(
+                f"{report.rows_rejected} of {report.rows_read} rows were rejected, more than --max-rejected {config.max_rejected}"
+            )
+            status = max(status, ExitStatus.NOT_ALL_DELIVERED)
+        if report.events_rejected_by_meta or report.events_undelivered:
+            status = max(status, ExitStatus.NOT_ALL_DELIVERED)
+        report.error = redact.scrub("; ".join(errors)) if errors else None
+        report.exit_code = int(status)
         # Only a real send that left nothing undelivered narrows the dbt window to 7 days.
         report.completed = (
             not config.dry_run
             and not config.test_event_code
             and self.fatal is None
+            and self.failure is None
             and report.events_undelivered == 0
             and report.rows_read == report.rows_in_model
         )
-        self.state.finish_run(
-            finished.replace(tzinfo=None), report.counts(), report.exit_code, report.completed, report.error
-        )
+        try:
+            self.state.finish_run(
+                finished.replace(tzinfo=None), report.counts(), report.exit_code, report.completed, report.error
+            )
+        except duckdb.Error as exc:  # e.g. a full disk: the report still tells what happened
+            log.debug("Could not finish the run's row", exc_info=exc)
+            note = f"the run could not be recorded in meta_capi.runs: {first_line(exc)}"
+            report.error = redact.scrub(f"{report.error}; {note}" if report.error else note)
+            report.exit_code = int(max(status, ExitStatus.CONFIG))
 
 
-FATAL_CONFIG_ERRORS = {ErrorKind.AUTH, ErrorKind.TERMS, ErrorKind.PERMISSION, ErrorKind.UNKNOWN_DATASET}
+FATAL_CONFIG_ERRORS = {
+    ErrorKind.AUTH, ErrorKind.TERMS, ErrorKind.PERMISSION, ErrorKind.UNKNOWN_DATASET, ErrorKind.REDIRECT,
+}  # fmt: skip
 
 
 def explain(error: MetaApiError, dataset_id: str) -> str:
@@ -214,6 +309,14 @@ def explain(error: MetaApiError, dataset_id: str) -> str:
         )
     if kind is ErrorKind.POLICY_BLOCK:
         return f"Meta has temporarily blocked these requests for policy reasons ({error}). Check Events Manager and Business Support."
+    if kind is ErrorKind.REDIRECT:
+        return f"Meta was not reached: {error}."
+    if kind is ErrorKind.TRANSIENT and error.outcome_unknown:
+        return (
+            f"The answer to a batch was lost after it was sent ({error}), even after retrying: Meta may have "
+            "accepted it. Run again later: the next run sends those events again with the same event_id, which Meta "
+            "deduplicates; accepted events are recorded and will not be resent."
+        )
     if kind is ErrorKind.TRANSIENT:
         return f"Meta did not accept a batch after retrying ({error}). Run again later: accepted events are recorded and will not be resent."
     return f"Meta answered with an error the exporter does not handle ({error})."
@@ -235,7 +338,7 @@ class _MetaSink:
         )
         self.deliverer = Deliverer(self.client, config.dataset_id, config.test_event_code, config.retry)
         self.pool = ThreadPoolExecutor(config.concurrency, thread_name_prefix="meta-post")
-        self.in_flight: set[Future] = set()
+        self.in_flight: dict[Future, list[BuiltEvent]] = {}
 
     def submit(self, events: list[BuiltEvent]) -> None:
         self._collect(timeout=0)  # record what finished meanwhile, so a crash resends as little as possible
@@ -243,14 +346,23 @@ class _MetaSink:
         # connection: reading and building go on during the network waits instead of stalling.
         while len(self.in_flight) >= 2 * self.concurrency:
             self._collect(return_when=FIRST_COMPLETED)
-        self.in_flight.add(self.pool.submit(self.deliverer.deliver, events))
+        self.in_flight[self.pool.submit(self.deliverer.deliver, events)] = events
 
     def _collect(self, timeout: float | None = None, return_when: str = FIRST_COMPLETED) -> None:
         if not self.in_flight:
             return
-        done, self.in_flight = wait(self.in_flight, timeout=timeout, return_when=return_when)
+        done, _ = wait(self.in_flight, timeout=timeout, return_when=return_when)
         for future in done:
-            self.export.record(future.result())
+            events = self.in_flight.pop(future)
+            try:
+                outcome = future.result()
+            except Exception as exc:  # a bug while delivering: whether Meta got these events is not known
+                outcome = BatchOutcome(undelivered=list(events))
+                self.export.fail(exc)
+            self.export.record(outcome)
+
+    def stop(self) -> None:
+        self.deliverer.stopped.set()
 
     def close(self) -> None:
         while self.in_flight:
@@ -273,13 +385,15 @@ class _SendLogWriter:
         self.state = state.for_another_thread()
         self.queue: queue.Queue[list | None] = queue.Queue(maxsize=backlog)
         self.error: BaseException | None = None
+        self.unlogged = 0  # events Meta accepted that could not be logged (after an error)
         self.thread = threading.Thread(target=self._write, name="send-log", daemon=True)
         self.thread.start()
 
     def put(self, rows: list[tuple] | None) -> None:
         while True:
-            if self.error:
-                raise self.error
+            if self.error:  # the run stops (see _Export); what it cannot log is counted
+                self.unlogged += len(rows or ())
+                return
             try:
                 return self.queue.put(rows, timeout=0.1)
             except queue.Full:
@@ -298,34 +412,43 @@ class _SendLogWriter:
                 rows = rows + more
             try:
                 self.state.record_accepted(rows)
-            except BaseException as exc:  # e.g. a full disk: the run must fail, not go on unlogged
+            except BaseException as exc:  # e.g. a full disk: the run must stop, not go on unlogged
+                self.unlogged += len(rows)
                 self.error = exc
                 return
 
     def close(self) -> None:
-        self.put(None)  # raises the writer's error, if any
+        self.put(None)
         self.thread.join()
-        if self.error:
-            raise self.error
+        while True:  # what was queued after the writer failed
+            try:
+                rows = self.queue.get_nowait()
+            except queue.Empty:
+                return
+            self.unlogged += len(rows or ())
 
 
 class _DryRunSink:
     """Writes the exact request bodies (without the token), one JSON document per line."""
 
     def __init__(self, export: _Export, config: ExportConfig) -> None:
-        path = config.dry_run_output or Path("target") / "meta_capi" / f"dry_run_{export.report.run_id}.jsonl"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = path.open("w", encoding="utf-8")
+        self.export = export
+        self.path = config.dry_run_output or Path("target") / "meta_capi" / f"dry_run_{export.report.run_id}.jsonl"
+        self.file = AtomicFile(self.path, private=True)  # hashed customer data: mode 600
         self.suffix = (
             f',"test_event_code":{json.dumps(config.test_event_code)}}}\n' if config.test_event_code else "}\n"
         )
-        export.report.payload_file = str(path)
 
     def submit(self, events: list[BuiltEvent]) -> None:
         self.file.write('{"data":[' + ",".join(event.json for event in events) + "]" + self.suffix)
 
+    def stop(self) -> None:
+        self.file.discard()  # a run that failed leaves no half file
+
     def close(self) -> None:
-        self.file.close()
+        if self.export.failure is None:
+            self.file.commit()
+            self.export.report.payload_file = str(self.path)
 
 
 class _Progress:

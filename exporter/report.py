@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from exporter.files import write_text
 from exporter.validation import REASONS
 
 # What a run can warn about without failing: code -> what to check.
@@ -81,8 +82,8 @@ class RunReport:
         }
 
     def write_json(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        """Written whole by rename (a symlink at `path` is replaced, never followed)."""
+        write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
     def summary(self) -> str:
         mode = "dry run" if self.dry_run else "test events" if self.test_event_code else "run"

@@ -6,67 +6,36 @@
   only for a real send (no dry run, no test_event_code) that left nothing undelivered; the dbt
   macro `meta_first_send_completed()` reads it to narrow the window from 62 to 7 days.
 - `rejected_rows`: why each row or event was not sent: order_id, reason, never raw PII.
+- `schema_version`: the versions of these tables applied to this file (see migrations.py).
+
+Nothing a server said reaches these tables unscrubbed (see redact.py), and no value is pasted
+into SQL: values are parameters; the dataset id is ASCII digits (checked in config.py).
 """
 
 from __future__ import annotations
 
+import copy
 import logging
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
+from importlib import metadata
+from pathlib import Path
 
 import duckdb
 
+from exporter import migrations
+from exporter.config import ConfigError, check_numeric_id
+from exporter.migrations import SCHEMA, StateError
+
 log = logging.getLogger(__name__)
 
-SCHEMA = "meta_capi"
-
-DDL = f"""
-create schema if not exists {SCHEMA};
-create table if not exists {SCHEMA}.send_log (
-    dataset_id varchar not null,
-    event_id varchar not null,
-    order_id varchar not null,
-    payload_hash varchar not null,
-    run_id varchar not null,
-    fbtrace_id varchar,
-    sent_at timestamp not null,
-    is_test boolean not null default false
-);
-create table if not exists {SCHEMA}.runs (
-    run_id varchar primary key,
-    dataset_id varchar not null,
-    model varchar,
-    started_at timestamp not null,
-    finished_at timestamp,
-    dry_run boolean not null,
-    is_test boolean not null,
-    rows_read bigint,
-    rows_rejected bigint,
-    events_built bigint,
-    events_skipped bigint,
-    events_sent bigint,
-    events_accepted bigint,
-    events_rejected_by_meta bigint,
-    events_undelivered bigint,
-    batches bigint,
-    retries bigint,
-    exit_code integer,
-    completed boolean not null default false,
-    error varchar
-);
-create table if not exists {SCHEMA}.rejected_rows (
-    run_id varchar not null,
-    order_id varchar,
-    product_id varchar,
-    stage varchar not null,
-    reason varchar not null,
-    message varchar,
-    rejected_at timestamp not null
-);
-"""
+SEND_LOG_COLUMNS = "dataset_id, event_id, order_id, payload_hash, run_id, fbtrace_id, sent_at, is_test"
+REJECTED_COLUMNS = "run_id, order_id, product_id, stage, reason, message, rejected_at"
+PROBE_RUN_ID = "meta-capi-write-check"  # never committed
 
 
-class DatabaseBusyError(RuntimeError):
+class DatabaseBusyError(ConfigError):
     """Another process (dbt, or a second exporter) holds the DuckDB file."""
 
 
@@ -79,48 +48,96 @@ class Rejection:
     message: str | None = None
 
 
+class DatabaseError(ConfigError):
+    """The DuckDB file cannot be opened, read or written (corrupt, truncated, unreadable, disk full)."""
+
+
 def connect(path, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    settings: dict[str, str | int | bool] = {
+        # Every read has its own ORDER BY; not keeping insertion order lets DuckDB stream with less memory.
+        "preserve_insertion_order": False,
+        # The export is bound by Python, not DuckDB, and the other core hashes customers. One DuckDB
+        # thread also keeps its memory low: with two, sorting 10M lines ran out of 256MB (measured).
+        "threads": 1,
+    }
+    if memory_limit:
+        settings["memory_limit"] = memory_limit  # a setting, never pasted into SQL
     try:
-        con = duckdb.connect(str(path))
-    except duckdb.IOException as exc:
+        return duckdb.connect(str(path), config=settings)
+    except duckdb.Error as exc:
         if "lock" in str(exc).lower():
             raise DatabaseBusyError(
                 f"{path} is in use by another process (a dbt run or another exporter). DuckDB allows one "
                 "writer at a time: wait for it to finish, then run the exporter again."
             ) from None
-        raise
-    if memory_limit:
-        con.execute(f"set memory_limit = '{memory_limit}'")
-    # Every read has its own ORDER BY; not keeping insertion order lets DuckDB stream with less memory.
-    con.execute("set preserve_insertion_order = false")
-    # The export is bound by Python, not DuckDB, and the other core hashes customers. One DuckDB
-    # thread also keeps its memory low: with two, sorting 10M lines ran out of 256MB (measured).
-    con.execute("set threads = 1")
-    return con
+        raise database_error(path, exc) from None
+
+
+def database_error(path: Path | str, exc: BaseException) -> DatabaseError:
+    """What to tell the user about a DuckDB error reading or writing the file: one line."""
+    return DatabaseError(
+        f"Cannot use the DuckDB file {path}: {first_line(exc)}. Check that it is the complete file dbt built "
+        "(rebuild it with `dbt run` if it is damaged), that it is readable and writable, and that the disk has "
+        "free space."
+    )
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class StateStore:
     """Reads and writes the `meta_capi` tables; used from one thread only."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, dataset_id: str, run_id: str, is_test: bool) -> None:
+        check_numeric_id(dataset_id, "The dataset id")  # it is part of sent_payloads_query()
         self._con = con.cursor()
         self.dataset_id = dataset_id
         self.run_id = run_id
         self.is_test = is_test
-        self._con.execute(DDL)
+
+    def prepare(self, started_at: datetime) -> None:
+        """Bring the tables up to date and prove they can be written, before anything is sent.
+
+        Raises StateError (exit 2) when they cannot be used: Meta must never accept events that
+        then cannot be logged, or every rerun would send everything again.
+        """
+        applied = migrations.migrate(self._con)
+        if applied:
+            log.info("State in %s brought to schema version %d", SCHEMA, applied[-1])
+        migrations.check(self._con)
+        self._con.execute("begin transaction")
+        try:
+            probe = copy.copy(self)  # on this cursor, inside this transaction
+            probe.run_id = PROBE_RUN_ID
+            probe.start_run("write check", True, started_at)
+            probe.finish_run(started_at, {}, 0, False, None)
+            probe.record_accepted([("write-check", "write-check", "0" * 64, None, started_at)])
+            probe.record_rejections([Rejection("write-check", None, "validation", "write_check")], started_at)
+        except duckdb.IOException:
+            raise  # the file, not the tables (see database_error)
+        except duckdb.Error as exc:
+            raise StateError(
+                f"The exporter cannot write to {SCHEMA} ({first_line(exc)}). {migrations.REPAIR_HINT}"
+            ) from None
+        finally:
+            with suppress(duckdb.Error):  # the error above is the one to tell
+                self._con.execute("rollback")
 
     def start_run(self, model: str, dry_run: bool, started_at: datetime) -> None:
         self._con.execute(
-            f"insert into {SCHEMA}.runs (run_id, dataset_id, model, started_at, dry_run, is_test) values (?, ?, ?, ?, ?, ?)",
-            [self.run_id, self.dataset_id, model, started_at, dry_run, self.is_test],
+            f"insert into {SCHEMA}.runs (run_id, dataset_id, model, started_at, dry_run, is_test, exporter_version) "
+            "values (?, ?, ?, ?, ?, ?, ?)",
+            [self.run_id, self.dataset_id, model, started_at, dry_run, self.is_test, exporter_version()],
         )
 
     def finish_run(
         self, finished_at: datetime, counts: dict[str, int], exit_code: int, completed: bool, error: str | None
     ) -> None:
-        columns = ", ".join(f"{name} = ?" for name in counts)
+        columns = "".join(f"{name} = ?, " for name in counts)
         self._con.execute(
-            f"update {SCHEMA}.runs set {columns}, finished_at = ?, exit_code = ?, completed = ?, error = ? where run_id = ?",
+            f"update {SCHEMA}.runs set {columns}finished_at = ?, exit_code = ?, completed = ?, error = ? where run_id = ?",
             [*counts.values(), finished_at, exit_code, completed, error, self.run_id],
         )
 
@@ -136,7 +153,7 @@ class StateStore:
         columns = [list(column) for column in zip(*rows, strict=True)]
         # unnest() of list parameters inserts them all in one statement (executemany is row by row).
         self._con.execute(
-            f"insert into {SCHEMA}.send_log select ?, unnest(?::varchar[]), unnest(?::varchar[]), "
+            f"insert into {SCHEMA}.send_log ({SEND_LOG_COLUMNS}) select ?, unnest(?::varchar[]), unnest(?::varchar[]), "
             "unnest(?::varchar[]), ?, unnest(?::varchar[]), unnest(?::timestamp[]), ?",
             [self.dataset_id, *columns[:3], self.run_id, *columns[3:], self.is_test],
         )
@@ -152,7 +169,14 @@ class StateStore:
             zip(*((r.order_id, r.product_id, r.stage, r.reason, r.message) for r in rejections), strict=True)
         )
         self._con.execute(
-            f"insert into {SCHEMA}.rejected_rows select ?, unnest(?::varchar[]), unnest(?::varchar[]), "
-            "unnest(?::varchar[]), unnest(?::varchar[]), unnest(?::varchar[]), ?",
+            f"insert into {SCHEMA}.rejected_rows ({REJECTED_COLUMNS}) select ?, unnest(?::varchar[]), "
+            "unnest(?::varchar[]), unnest(?::varchar[]), unnest(?::varchar[]), unnest(?::varchar[]), ?",
             [self.run_id, *(list(column) for column in columns), rejected_at],
         )
+
+
+def exporter_version() -> str:
+    try:
+        return metadata.version("meta-offline-events")
+    except metadata.PackageNotFoundError:  # run from a checkout without installing it
+        return "unknown"

@@ -2,8 +2,9 @@
 
 A scheduler runs `token check` daily; when it exits 1 (expires within --renew-days), it runs
 `token refresh --output FILE`, which exchanges the current token for a new long-lived one
-(about 60 days) and writes it to FILE (mode 600), from where the scheduler's secret store
-picks it up. The token itself is never printed or logged.
+(about 60 days) and writes it to FILE (mode 600, written whole by rename: a symlink at FILE is
+replaced, never followed), from where the scheduler's secret store picks it up. The token, the
+app secret and anything Meta's answers repeat of them are never printed or logged.
 """
 
 from __future__ import annotations
@@ -11,20 +12,32 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from exporter.config import DEFAULT_API_VERSION, DEFAULT_GRAPH_URL
+from exporter import redact
+from exporter.config import (
+    DEFAULT_API_VERSION,
+    DEFAULT_GRAPH_URL,
+    ConfigError,
+    check_api_version,
+    check_graph_url,
+    check_numeric_id,
+)
+from exporter.files import write_text
 from exporter.meta_api import ErrorKind, MetaApiError, MetaClient
+from exporter.status import ExitStatus
+from exporter.terminal import Parser, setup_logging
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_RENEW, EXIT_CONFIG = 0, 1, 2
+# What an access token looks like; anything else in Meta's answer is not written to the file.
+TOKEN_TEXT = re.compile(r"[A-Za-z0-9._|~+/=-]{10,4096}")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m exporter token",
         description="Check when META_ACCESS_TOKEN expires, or exchange it for a long-lived token. "
         "Needs META_ACCESS_TOKEN, META_APP_ID and META_APP_SECRET.",
@@ -51,10 +64,11 @@ def main(argv: list[str]) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
+    setup_logging(verbose=False, quiet=False)
     token, app_id, app_secret = (
         os.environ.get(name) for name in ("META_ACCESS_TOKEN", "META_APP_ID", "META_APP_SECRET")
     )
+    redact.register(token, app_secret)
     missing = [
         name
         for name, value in (("META_ACCESS_TOKEN", token), ("META_APP_ID", app_id), ("META_APP_SECRET", app_secret))
@@ -65,7 +79,18 @@ def main(argv: list[str]) -> int:
             "Set %s: token commands need the token and the app it belongs to (App Dashboard > Settings > Basic).",
             ", ".join(missing),
         )
-        return EXIT_CONFIG
+        return ExitStatus.CONFIG
+    try:
+        check_numeric_id(app_id, "META_APP_ID")
+        check_api_version(args.api_version)
+        check_graph_url(args.graph_url)
+        if args.command == "check" and not 0 <= args.renew_days <= 3650:  # also refuses nan
+            raise ConfigError(f"--renew-days takes a number of days between 0 and 3650, not {args.renew_days}.")
+        if args.command == "refresh" and args.output.is_dir():
+            raise ConfigError(f"--output names a file to write, and {args.output} is a folder.")
+    except ConfigError as error:
+        log.error("%s", error)
+        return ExitStatus.CONFIG
     client = MetaClient(args.graph_url, args.api_version, token, app_secret)
     try:
         if args.command == "check":
@@ -77,43 +102,49 @@ def main(argv: list[str]) -> int:
                 "Meta refused the token or the app credentials (%s): issue a new token and export it as META_ACCESS_TOKEN.",
                 error,
             )
-            return EXIT_CONFIG
+            return ExitStatus.CONFIG
+        if error.kind is ErrorKind.REDIRECT:
+            log.error("Meta was not reached: %s.", error)
+            return ExitStatus.CONFIG
         log.error("Meta answered with an error: %s", error)
-        return EXIT_RENEW
+        return ExitStatus.RENEW_TOKEN
+    except OSError as error:
+        log.error("Cannot write the new token to %s: %s.", args.output, error.strerror or error)
+        return ExitStatus.CONFIG
     finally:
         client.close()
 
 
 def check(client: MetaClient, app_id: str, app_secret: str, renew_days: float) -> int:
     info = client.debug_token(app_id, app_secret)
-    if not info.get("is_valid"):
+    if info.get("is_valid") is not True:
         log.error("The token is not valid (anymore): issue a new one and export it as META_ACCESS_TOKEN.")
-        return EXIT_CONFIG
-    expires_at = int(info.get("expires_at") or 0)
+        return ExitStatus.CONFIG
+    expires_at = info.get("expires_at") or 0
+    if type(expires_at) is not int or not 0 <= expires_at < 2**40:
+        raise MetaApiError("Meta's answer about the token gave no usable expiry", http_status=200)
     if expires_at == 0:  # system-user tokens do not expire
         print("token is valid and does not expire")
-        return EXIT_OK
+        return ExitStatus.OK
     expiry = datetime.fromtimestamp(expires_at, UTC)
     days_left = (expiry - datetime.now(UTC)).total_seconds() / 86400
     print(f"token is valid until {expiry:%Y-%m-%d %H:%M} UTC ({days_left:.1f} days)")
     if days_left < renew_days:
         print(f"renew it now: python -m exporter token refresh --output FILE (it expires within {renew_days:g} days)")
-        return EXIT_RENEW
-    return EXIT_OK
+        return ExitStatus.RENEW_TOKEN
+    return ExitStatus.OK
 
 
 def refresh(client: MetaClient, app_id: str, app_secret: str, output: Path) -> int:
     answer = client.exchange_token(app_id, app_secret)
     new_token = answer.get("access_token")
-    if not new_token:
+    if not isinstance(new_token, str) or not TOKEN_TEXT.fullmatch(new_token):
         log.error("Meta's answer held no access token")
-        return EXIT_RENEW
-    output.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        file.write(new_token + "\n")
-    os.chmod(output, 0o600)
-    days = int(answer.get("expires_in") or 0) / 86400
+        return ExitStatus.RENEW_TOKEN
+    redact.register(new_token)
+    write_text(output, new_token + "\n", private=True)
+    expires_in = answer.get("expires_in")
+    days = expires_in / 86400 if type(expires_in) is int and 0 < expires_in < 2**40 else 0
     print(f"wrote a new long-lived token to {output}" + (f" (valid for {days:.0f} days)" if days else ""))
     print('point META_ACCESS_TOKEN at it, e.g. export META_ACCESS_TOKEN="$(cat ' + str(output) + ')"')
-    return EXIT_OK
+    return ExitStatus.OK

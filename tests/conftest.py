@@ -11,6 +11,7 @@ import duckdb
 import pytest
 from fake_meta import FakeMeta
 
+from exporter import redact
 from exporter.cli import main
 
 TOKEN = "EAAtest-token-0123456789"
@@ -142,3 +143,10 @@ def export_env(monkeypatch, meta, scheduled_env):
         return main(model.args("--first-retry-wait", "0.01", *extra))
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def forget_secrets():
+    """Each test registers its own secrets (see exporter/redact.py); none carry over to the next."""
+    yield
+    redact.forget_all()

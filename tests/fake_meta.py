@@ -31,10 +31,13 @@ Constructor (all keyword-only)
     expire_after=None        same as calling ``expire_token(after=N)`` right away
     auth_status=400          HTTP status of code-190 errors (Meta sends 400; 401 also seen)
     max_events=1000, clock_skew=10 (seconds an event_time may lie in the future)
+    max_request_bytes=None   an event post with a larger body gets HTTP 413 with an HTML body,
+                             as the front end in Meta's path does (runtime: attribute)
 
-Fault injection (thread-safe, FIFO; each queued fault answers exactly one event post, before
-any other check; token and debug endpoints are never faulted)
-    meta.fail_next(kind, count=1, **options)    kinds:
+Fault injection (thread-safe, FIFO per endpoint; each queued fault answers exactly one request,
+before any other check)
+    meta.fail_next(kind, count=1, on="events", **options)   on="events" faults event posts,
+                      on="token" the token endpoints (exchange and debug_token). Kinds:
       "throttle"      rate limit. code=4 (also 17, 32, 613, 80000-80014), status=400,
                       retry_after=None (adds ``Retry-After: N``), regain_minutes=None (adds
                       ``X-Business-Use-Case-Usage`` with estimated_time_to_regain_access)
@@ -46,9 +49,21 @@ any other check; token and debug endpoints are never faulted)
       "policy"        code 368 (temporarily blocked for policy reasons)
       "miscount"      HTTP 200 but events_received=len(data)-1 (or received=N); nothing accepted
       "error"         anything: give code= (and subcode, message, status, transient, ...)
-    Options valid for every kind except "drop": status, code, subcode, message, transient,
-    title, user_msg, headers (dict of extra response headers).
-    meta.clear_faults(); meta.pending_faults -> list of queued (kind, options)
+      "redirect"      status=307 (also 301, 302, 303, 308), to="https://elsewhere.example/": a
+                      redirect, as a misconfigured proxy or a hostile server answers
+      "too_large"     HTTP 413 with an HTML body (json=True: Meta's error shape, code 1)
+      "echo"          HTTP 400, code 100, and the message, error_user_msg and fbtrace_id repeat
+                      the request's parameters, secrets included (as some servers' errors do)
+    Hostile answers to a request that was processed as usual (events accepted, tokens issued):
+      "pass"          the usual answer: lets requests through before the faults queued after it
+      "cut"           how="length": Content-Length promises more than is sent, then the socket
+                      closes; "chunked": the first chunk stops short; "gzip": Content-Encoding
+                      gzip over bytes that are not gzip; "reset": no answer at all
+      "dribble"       the whole answer (status line, headers, body) one byte every
+                      interval=1.0 seconds; stops when the client goes away
+    Options valid for every kind except "drop", "cut" and "dribble": status, code, subcode,
+    message, transient, title, user_msg, headers (dict of extra response headers).
+    meta.clear_faults(); meta.pending_faults -> list of queued (kind, options) for event posts
     meta.reject_events(event_ids=(), order_ids=())  such events are invalid (code 100, subcode
                       2804019), so a batch containing one is rejected whole; clear_rejections()
     meta.expire_token(after=0)  after N more successful event posts every token valid at that
@@ -93,7 +108,8 @@ Recorded (thread-safe copies)
                            (raw, token NOT redacted), headers (lower-case keys, Authorization
                            redacted), content_type, fields (body + query params; access_token
                            and fb_exchange_token redacted), token, token_source, version,
-                           dataset_id, events, status (None if dropped), response, fbtrace_id)
+                           dataset_id, events, status (None if dropped), response, fbtrace_id,
+                           body_bytes)
     meta.event_requests    those to /events (``events``: the parsed data array, also when the
                            request failed);  meta.rejected_requests: those not answered 200
     meta.accepted_events   accepted event dicts in acceptance order;  meta.accepted_by_dataset
@@ -182,6 +198,7 @@ class RecordedRequest:
     response: Any = None
     fbtrace_id: str | None = None
     received_at: float = 0.0
+    body_bytes: int = 0
 
 
 class _Reply:
@@ -190,6 +207,8 @@ class _Reply:
     def __init__(self, status: int, body: Any, headers: dict | None = None, drop: bool = False, raw: str | None = None):
         self.status, self.body, self.headers = status, body, dict(headers or {})
         self.drop, self.raw = drop, raw
+        self.cut: str | None = None  # how the answer is cut off: "length", "chunked", "gzip"
+        self.dribble: float | None = None  # seconds between the answer's bytes
 
 
 class _BadRequest(Exception):
@@ -233,18 +252,20 @@ class FakeMeta:
         max_events: int = 1000,
         clock_skew: int = 10,
         scopes=("ads_management", "business_management"),
+        max_request_bytes: int | None = None,
     ):
         self.app_id, self.app_secret, self.require_proof = str(app_id), app_secret, require_proof
         self.dataset_ids = {str(d) for d in dataset_ids}
         self.delay, self.index_in_errors, self.now = delay, index_in_errors, now
         self.auth_status, self.max_events, self.clock_skew = auth_status, max_events, clock_skew
+        self.max_request_bytes = max_request_bytes
         self.scopes = list(scopes)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._tokens: dict[str, _Token] = {}
         for t in [token] if isinstance(token, str) else list(token):
             self._tokens[t] = _Token(issued_at=int(self._now()))
-        self._faults: list[tuple[str, dict]] = []
+        self._faults: dict[str, list[tuple[str, dict]]] = {"events": [], "token": []}
         self._reject_event_ids: set[str] = set()
         self._reject_order_ids: set[str] = set()
         self._expire_countdown: int | None = None
@@ -316,22 +337,51 @@ class FakeMeta:
         return f"{self.url}/{version}/{ds}/events"
 
     # --------------------------------------------------------------- configuration
-    def fail_next(self, kind: str, count: int = 1, **options) -> None:
-        if kind not in _FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; one of {sorted(_FAULT_KINDS)}")
+    def fail_next(self, kind: str, count: int = 1, on: str = "events", **options) -> None:
+        if kind not in _FAULT_KINDS and kind not in _ANSWER_FAULTS:
+            raise ValueError(f"unknown fault kind {kind!r}; one of {sorted([*_FAULT_KINDS, *_ANSWER_FAULTS])}")
         if kind == "error" and "code" not in options:
             raise ValueError('fail_next("error") needs code=')
+        if kind == "cut" and options.get("how", "length") not in ("length", "chunked", "gzip", "reset"):
+            raise ValueError('fail_next("cut") takes how="length", "chunked", "gzip" or "reset"')
+        if on not in self._faults:
+            raise ValueError(f'on= is "events" or "token", not {on!r}')
         with self._lock:
-            self._faults.extend((kind, dict(options)) for _ in range(count))
+            self._faults[on].extend((kind, dict(options)) for _ in range(count))
 
     def clear_faults(self) -> None:
         with self._lock:
-            self._faults.clear()
+            for queue in self._faults.values():
+                queue.clear()
 
     @property
     def pending_faults(self) -> list[tuple[str, dict]]:
         with self._lock:
-            return list(self._faults)
+            return list(self._faults["events"])
+
+    def _take_fault(self, on: str) -> tuple[str, dict] | None:
+        with self._lock:
+            queue = self._faults[on]
+            return queue.pop(0) if queue else None
+
+    def _with_fault(self, on: str, params: dict, n_events: int, answer: Callable[[], _Reply]) -> _Reply:
+        """The answer, unless a fault is queued: either instead of it, or done to it."""
+        fault = self._take_fault(on)
+        if fault is None:
+            return answer()
+        kind, opts = fault
+        if kind not in _ANSWER_FAULTS:
+            return self._fault_reply(kind, opts, n_events, params)
+        reply = answer()  # processed as usual (events accepted, tokens issued) ...
+        if kind == "pass":
+            pass
+        elif kind == "dribble":  # ... then answered too slowly
+            reply.dribble = float(opts.get("interval", 1.0))
+        elif opts.get("how", "length") == "reset":  # ... or not at all
+            reply.drop = True
+        else:  # ... or cut off
+            reply.cut = opts.get("how", "length")
+        return reply
 
     def reject_events(self, event_ids=(), order_ids=()) -> None:
         with self._lock:
@@ -493,9 +543,9 @@ class FakeMeta:
         # The token endpoints take GET (Meta's documented form) or POST with the same
         # parameters as form fields (keeps tokens out of URLs).
         if method in ("GET", "POST") and _EXCHANGE_PATH.fullmatch(path):
-            return self._exchange(params)
+            return self._with_fault("token", params, 0, lambda: self._exchange(params))
         if method in ("GET", "POST") and _DEBUG_PATH.fullmatch(path):
-            return self._debug_token(params)
+            return self._with_fault("token", params, 0, lambda: self._debug_token(params))
         return self._error(400, 2500, f"Unknown path components: {path}")
 
     def _unsupported(self, method: str, object_id: str) -> _Reply:
@@ -516,12 +566,11 @@ class FakeMeta:
                 data = json.loads(data)
         if isinstance(data, list):
             rec.events = data  # recorded even when the request then fails
+        return self._with_fault("events", params, len(rec.events or ()), lambda: self._post_events(rec, params, data))
 
-        with self._lock:
-            fault = self._faults.pop(0) if self._faults else None
-        if fault is not None:
-            return self._fault_reply(*fault, n_events=len(rec.events or ()))
-
+    def _post_events(self, rec: RecordedRequest, params: dict, data: Any) -> _Reply:
+        if self.max_request_bytes is not None and rec.body_bytes > self.max_request_bytes:
+            return _too_large()
         err = self._token_error(rec.token)
         if err:
             return err
@@ -581,11 +630,32 @@ class FakeMeta:
             200, {"events_received": len(data), "messages": [], "fbtrace_id": trace}, {"x-fb-trace-id": trace}
         )
 
-    def _fault_reply(self, kind: str, opts: dict, n_events: int) -> _Reply:
+    def _fault_reply(self, kind: str, opts: dict, n_events: int, params: dict) -> _Reply:
         opts = dict(opts)
         if kind == "drop":
             return _Reply(0, None, drop=True)
         headers = dict(opts.pop("headers", {}) or {})
+        if kind == "redirect":
+            headers["Location"] = opts.pop("to", "https://elsewhere.example/")
+            status = opts.pop("status", 307)
+            return _Reply(status, {"moved": headers["Location"]}, headers)
+        if kind == "too_large" and not opts.pop("json", False):
+            return _too_large()
+        if kind == "echo":
+            request = json.dumps(params, sort_keys=True)
+            secrets_sent = " ".join(
+                str(params[name])
+                for name in ("access_token", "appsecret_proof", "client_secret", "fb_exchange_token", "input_token")
+                if name in params
+            )
+            opts.setdefault("code", 100)
+            opts.setdefault("message", f"(#100) Invalid request {request}")
+            opts.setdefault("user_msg", f"You sent {secrets_sent}")
+            opts.setdefault("title", secrets_sent[:40])
+            reply = self._fault_reply("error", opts, n_events, params)
+            reply.body["error"]["fbtrace_id"] = secrets_sent
+            reply.headers["WWW-Authenticate"] = f'OAuth "Facebook Platform" "invalid_request" "{secrets_sent}"'
+            return reply
         if kind == "miscount":
             trace = self._trace_id()
             return _Reply(
@@ -721,7 +791,20 @@ _FAULT_KINDS: dict[str, dict] = {
     },
     "miscount": {},
     "error": {"status": 400, "message": "An error occurred"},
+    "redirect": {},
+    "too_large": {"status": 413, "code": 1, "message": "Request Entity Too Large"},
+    "echo": {"status": 400, "code": 100},
 }
+# Faults done to an answer that was processed as usual (see FakeMeta._with_fault).
+_ANSWER_FAULTS = ("pass", "cut", "dribble")
+
+
+def _too_large() -> _Reply:
+    return _Reply(
+        413, None, raw="<html><head><title>413 Request Entity Too Large</title></head><body>Too large</body></html>"
+    )
+
+
 _THROTTLE_MESSAGES = {
     4: "(#4) Application request limit reached",
     17: "(#17) User request limit reached",
@@ -907,7 +990,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             query_params = {k: v[-1] for k, v in query.items()}
             try:
-                body_params = _parse_body(rec.content_type, self._read_body(headers))
+                body = self._read_body(headers)
+                rec.body_bytes = len(body)
+                body_params = _parse_body(rec.content_type, body)
             except _BadRequest as exc:
                 self.close_connection = True  # the body may be unread
                 reply = fake._error(400, 100, f"(#100) {exc.message}")
@@ -970,14 +1055,50 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             payload = json.dumps(reply.body, separators=(",", ":")).encode("utf-8")
             ctype = "application/json; charset=UTF-8"
+        if reply.cut == "gzip":
+            payload = b"this is not gzip: " + payload
         self.send_response(reply.status)
         self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(payload)))
+        if reply.cut == "chunked":
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(len(payload)))
+        if reply.cut == "gzip":
+            self.send_header("Content-Encoding", "gzip")
         self.send_header("facebook-api-version", API_VERSION)
         for k, v in reply.headers.items():
             self.send_header(k, v)
+        if reply.cut in ("length", "chunked") or reply.dribble is not None:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        if reply.dribble is not None:
+            self._dribble(payload, reply.dribble)
+            return
         self.end_headers()
-        self.wfile.write(payload)
+        if reply.cut == "length":
+            self.wfile.write(payload[: len(payload) // 2])
+        elif reply.cut == "chunked":
+            self.wfile.write(f"{len(payload):x}\r\n".encode() + payload[: len(payload) // 2])
+        else:
+            self.wfile.write(payload)
+            return
+        self.wfile.flush()
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _dribble(self, payload: bytes, interval: float) -> None:
+        """The answer one byte at a time, until it is sent, the client leaves or the fake stops."""
+        self._headers_buffer.append(b"\r\n")
+        answer = b"".join(self._headers_buffer) + payload
+        self._headers_buffer = []
+        for index in range(len(answer)):
+            try:
+                self.wfile.write(answer[index : index + 1])
+                self.wfile.flush()
+            except OSError:
+                return
+            if self.fake._stopping.wait(interval):
+                return
 
 
 def _find_token(body: dict, query: dict, headers: dict) -> tuple[str | None, str | None]:

@@ -94,3 +94,89 @@ def test_the_token_never_appears_in_any_output(model, meta, export_env, tmp_path
     everything = output.out + output.err + report.read_text() + str(model.query("from meta_capi.runs"))
     assert TOKEN not in everything
     assert not any(TOKEN in line for line in meta.request_lines)
+
+
+# ---------------------------------------------------------------- every flag checked up front
+@pytest.mark.parametrize(
+    "env_changes, args, message",
+    [
+        ({}, ["--batch-size", "0"], "--batch-size must be between 1 and 1000"),
+        ({}, ["--concurrency", "0"], "--concurrency must be"),
+        ({}, ["--timeout", "-5"], "--timeout must be"),
+        ({}, ["--timeout", "0"], "--timeout must be"),
+        ({}, ["--timeout", "nan"], "--timeout must be"),
+        ({}, ["--max-tries", "0"], "--max-tries must be"),
+        ({}, ["--retry-budget", "-1"], "--retry-budget must be"),
+        ({}, ["--retry-budget", "inf"], "--retry-budget must be"),
+        ({}, ["--first-retry-wait", "-0.5"], "--first-retry-wait must be"),
+        ({}, ["--workers", "-3"], "--workers must be"),
+        ({}, ["--duckdb-memory-limit", "lots"], "--duckdb-memory-limit takes"),
+        ({}, ["--duckdb-memory-limit=-1GB"], "--duckdb-memory-limit takes"),
+        ({}, ["--max-rejected", "150%"], "--max-rejected"),
+        ({}, ["--default-phone-region", "Deutschland"], "--default-phone-region"),
+        ({}, ["--default-phone-region", "ZZ"], "--default-phone-region"),
+        ({}, ["--timeout", "soon"], "--timeout"),
+        ({"META_DATASET_ID": "²"}, [], "ASCII digits"),
+        ({"META_DATASET_ID": "１２３"}, [], "ASCII digits"),
+        ({}, ["--dataset-id", "١٢٣"], "ASCII digits"),
+        ({}, ["--api-version", "v٢٦.٠"], "looks like v26.0"),
+        ({}, ["--api-version", "v26.0\n"], "looks like v26.0"),
+        ({"META_GRAPH_URL": "ftp://graph.facebook.com"}, [], "--graph-url"),
+        ({"META_GRAPH_URL": "https://user:pw@graph.facebook.com"}, [], "--graph-url"),
+    ],
+)
+def test_every_flag_is_checked_before_anything_happens(
+    model, meta, export_env, monkeypatch, capsys, env_changes, args, message
+):
+    model.write(order_lines(1))
+    for name, value in env_changes.items():
+        monkeypatch.setenv(name, value)
+
+    assert export_env(model, *args) == 2
+
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert meta.requests == []
+    assert model.query("select count(*) from information_schema.schemata where schema_name = 'meta_capi'") == [(0,)]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--duckdb-memory-limit", "1.5 GiB", "--default-phone-region", "de", "--max-rejected", "100%"],
+        ["--duckdb-memory-limit", "512mb", "--workers", "0", "--retry-budget", "0", "--first-retry-wait", "0"],
+    ],
+)
+def test_valid_flag_values_in_their_other_spellings_are_taken(model, meta, export_env, args):
+    model.write(order_lines(2))
+    assert export_env(model, "-q", *args) == 0
+    assert len(meta.accepted_events) == 2
+
+
+def test_the_memory_limit_is_never_pasted_into_sql(model, meta, export_env, capsys):
+    model.write(order_lines(2))
+    attack = "256MB'; drop table main.meta_offline_events; select '1"
+
+    assert export_env(model, "--duckdb-memory-limit", attack) == 2
+
+    assert "--duckdb-memory-limit takes" in capsys.readouterr().err
+    assert model.query("select count(*) from main.meta_offline_events") == [(3,)]  # still there
+    assert meta.requests == []
+
+
+def test_the_memory_limit_reaches_duckdb(model, meta, export_env, monkeypatch):
+    import duckdb
+
+    seen = []
+    real_connect = duckdb.connect
+
+    def connect(*args, **kwargs):
+        con = real_connect(*args, **kwargs)
+        seen.append(con.execute("select current_setting('memory_limit')").fetchone()[0])
+        return con
+
+    model.write(order_lines(1))
+    monkeypatch.setattr(duckdb, "connect", connect)
+    assert export_env(model, "-q", "--duckdb-memory-limit", "100MB") == 0
+    assert seen == ["95.3 MiB"]

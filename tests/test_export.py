@@ -6,11 +6,10 @@ import json
 from datetime import UTC
 
 import duckdb
-import pytest
 from conftest import DATASET, TOKEN, order_lines
 from fake_meta import appsecret_proof, sha256_hex
 
-from exporter.state import StateStore
+from exporter.state import PROBE_RUN_ID, StateStore
 
 
 def accepted_order_ids(meta) -> list[str]:
@@ -206,14 +205,26 @@ def test_appsecret_proof_matches_metas_sdk_vector():
     assert ours("access-token-234", "appsecret-123").endswith("53d7f2")
 
 
-def test_a_send_log_that_cannot_be_written_fails_the_run(model, meta, export_env, monkeypatch):
+def test_a_send_log_that_cannot_be_written_stops_the_run_cleanly(
+    model, meta, export_env, monkeypatch, tmp_path, capsys
+):
     model.write(order_lines(30))
+    write = StateStore.record_accepted
 
     def disk_full(self, rows):
+        if self.run_id == PROBE_RUN_ID:  # the check before the run: the disk filled up later
+            return write(self, rows)
         raise duckdb.IOException("No space left on device")
 
     monkeypatch.setattr(StateStore, "record_accepted", disk_full)
-    with pytest.raises(duckdb.IOException, match="No space left"):
-        export_env(model, "--batch-size", "5", "--concurrency", "2")
+    report_path = tmp_path / "report.json"
+
+    assert export_env(model, "--batch-size", "5", "--concurrency", "2", "--report-json", str(report_path)) == 2
+
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "Traceback" not in err
+    assert "Meta offline events run" in err  # the summary
+    report = json.loads(report_path.read_text())
+    assert report["events_accepted"] >= 5 and "could not be written to the send log" in report["error"]
     # Nothing claims the send completed: the next run sends again what was not logged.
-    assert model.query("select completed from meta_capi.runs") == [(False,)]
+    assert model.query("select completed, exit_code from meta_capi.runs") == [(False, 2)]

@@ -519,3 +519,97 @@ def test_chunked_body_and_bad_bodies(meta):
     for ctype, raw in [("application/json", b"{not json"), ("text/plain", b"x"), ("multipart/form-data", b"--x--")]:
         r = requests.post(meta.events_url(), data=raw, headers={"Content-Type": ctype}, timeout=10)
         assert r.status_code == 400 and err(r)["code"] == 100
+
+
+# ---------------------------------------------------------------- hostile answers
+def test_redirect_names_another_host_and_accepts_nothing(meta):
+    meta.fail_next("redirect", to="https://elsewhere.example/v26.0/1/events")
+    meta.fail_next("redirect", status=301, to="http://127.0.0.1:9/")
+    r = requests.post(
+        meta.events_url(), json={"data": [event()], "access_token": TOKEN}, allow_redirects=False, timeout=10
+    )
+    assert r.status_code == 307 and r.headers["Location"] == "https://elsewhere.example/v26.0/1/events"
+    r = requests.post(
+        meta.events_url(), json={"data": [event()], "access_token": TOKEN}, allow_redirects=False, timeout=10
+    )
+    assert r.status_code == 301 and r.headers["Location"] == "http://127.0.0.1:9/"
+    assert meta.accepted_events == []
+
+
+def test_too_large_by_size_limit_and_as_a_fault(meta):
+    meta.max_request_bytes = 2000
+    r = post(meta, [event(i) for i in range(10)])
+    assert r.status_code == 413 and r.headers["Content-Type"].startswith("text/html")
+    assert post(meta, [event(0)]).status_code == 200
+    meta.max_request_bytes = None
+    meta.fail_next("too_large")
+    meta.fail_next("too_large", json=True)
+    assert post(meta, [event(1)]).status_code == 413
+    r = post(meta, [event(1)])
+    assert r.status_code == 413 and err(r)["message"] == "Request Entity Too Large"
+    assert [e["event_id"] for e in meta.accepted_events] == ["ev-0"]
+    assert [r.body_bytes > 2000 for r in meta.requests] == [True, False, False, False]
+
+
+def test_echo_repeats_the_secrets_it_was_sent(meta):
+    meta.fail_next("echo")
+    r = post(meta, [event()], appsecret_proof="proof-1")
+    e = err(r)
+    assert r.status_code == 400 and e["code"] == 100
+    for text in (e["message"], e["error_user_msg"], e["fbtrace_id"], r.headers["WWW-Authenticate"]):
+        assert TOKEN in text
+    assert "proof-1" in e["error_user_msg"]
+
+
+def test_echo_on_the_token_endpoints(app_meta):
+    app_meta.fail_next("echo", on="token")
+    e = err(exchange(app_meta))
+    assert "s3cret" in e["message"] and TOKEN in e["error_user_msg"]
+    assert exchange(app_meta).status_code == 200  # the fault answered one request
+    assert app_meta.pending_faults == []  # event posts have a queue of their own
+
+
+@pytest.mark.parametrize(
+    "how, error",
+    [
+        ("length", requests.exceptions.ChunkedEncodingError),
+        ("chunked", requests.exceptions.ChunkedEncodingError),
+        ("gzip", requests.exceptions.ContentDecodingError),
+        ("reset", requests.ConnectionError),
+    ],
+)
+def test_cut_answers_come_after_the_events_were_accepted(meta, how, error):
+    meta.fail_next("cut", how=how)
+    with pytest.raises(error):
+        post(meta, [event(0)])
+    assert [e["event_id"] for e in meta.accepted_events] == ["ev-0"]
+    assert post(meta, [event(1)]).status_code == 200  # the next answer is whole
+    with pytest.raises(ValueError):
+        meta.fail_next("cut", how="sideways")
+
+
+def test_dribble_sends_one_byte_per_interval(meta):
+    meta.fail_next("dribble", interval=0.05)
+    with socket.create_connection(("127.0.0.1", meta.port), timeout=10) as conn:
+        body = json.dumps({"data": [event()], "access_token": TOKEN}).encode()
+        head = f"POST /v26.0/{DS}/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        conn.sendall(head.encode() + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        started = time.monotonic()
+        first = conn.recv(100)
+        second = conn.recv(100)
+        assert (first, second) == (b"H", b"T")
+        assert time.monotonic() - started >= 0.04
+    assert len(meta.accepted_events) == 1
+
+
+def test_a_dribbling_answer_ends_when_the_fake_stops():
+    m = FakeMeta(token=TOKEN, dataset_ids=[DS], now=NOW).start()
+    m.fail_next("dribble", interval=5)
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(post, m, [event()])
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        m.stop()
+        with pytest.raises(requests.RequestException):
+            pending.result(timeout=10)
+    assert time.monotonic() - t0 < 5

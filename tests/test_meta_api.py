@@ -2,7 +2,8 @@
 
 import pytest
 
-from exporter.config import RetryPolicy
+from exporter import redact
+from exporter.config import ConfigError, RetryPolicy, check_graph_url
 from exporter.delivery import Deliverer
 from exporter.meta_api import ErrorKind, MetaApiError, _retry_after
 
@@ -78,3 +79,72 @@ def test_backoff_doubles_with_jitter_up_to_the_maximum_unless_the_server_says():
 def test_the_token_is_not_part_of_an_errors_text():
     error = MetaApiError("Error validating access token", 400, 190, 463, fbtrace_id="AbC")
     assert str(error) == "Error validating access token [HTTP 400, code 190/463] (fbtrace_id AbC)"
+
+
+@pytest.mark.parametrize(
+    "error, kind",
+    [
+        (MetaApiError("moved", 301), ErrorKind.REDIRECT),
+        (MetaApiError("moved", 307), ErrorKind.REDIRECT),
+        (MetaApiError("too large", 413), ErrorKind.TOO_LARGE),
+        (MetaApiError("too large", 413, 1, is_transient=True), ErrorKind.TOO_LARGE),
+        (MetaApiError("slow", 408), ErrorKind.TRANSIENT),
+        (MetaApiError("cut", 200, outcome_unknown=True), ErrorKind.TRANSIENT),
+        (MetaApiError("lost", outcome_unknown=True), ErrorKind.TRANSIENT),
+    ],
+)
+def test_classification_of_hostile_answers(error, kind):
+    assert error.kind is kind
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://graph.facebook.com",
+        "https://graph.facebook.com:443/",
+        "http://localhost:8080",
+        "http://LOCALHOST",
+        "http://127.0.0.1:1234",
+        "http://127.1.2.3",
+        "http://[::1]:9000/base",
+    ],
+)
+def test_graph_urls_that_are_accepted(url):
+    check_graph_url(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://graph.facebook.com",
+        "http://0.0.0.0:8080",
+        "http://10.0.0.1",
+        "http://[::2]",
+        "http://localhost.evil.example",
+        "ftp://graph.facebook.com",
+        "graph.facebook.com",
+        "https://",
+        "https://token@graph.facebook.com",
+        "https://graph.facebook.com/?access_token=x",
+        "https://graph.facebook.com:port",
+    ],
+)
+def test_graph_urls_that_are_refused(url):
+    with pytest.raises(ConfigError):
+        check_graph_url(url)
+
+
+def test_scrub_removes_secrets_whole_encoded_and_in_pieces():
+    redact.register("EAAsecret+token/0123456789", "app-secret-xyz")
+    text = (
+        "echo EAAsecret+token/0123456789 and EAAsecret%2Btoken%2F0123456789, "
+        "cut EAAsecret+to, secret app-secret-xyz, and an innocent word"
+    )
+    scrubbed = redact.scrub(text)
+    assert scrubbed == ("echo <redacted> and <redacted>, cut <redacted>, secret <redacted>, and an innocent word")
+    assert redact.scrub_limited(text, 12) == "echo <redact…"
+
+
+def test_values_too_short_to_be_secrets_are_not_registered():
+    redact.register("1", "ab", None, "")
+    assert redact.scrub("1 ab") == "1 ab"

@@ -56,3 +56,27 @@ def test_token_commands_need_the_app_credentials(token_env, monkeypatch, capsys)
     monkeypatch.delenv("META_APP_SECRET")
     assert main(["token", "check"]) == 2
     assert "Set META_APP_SECRET" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("META_APP_ID", "１２３", "META_APP_ID must be ASCII digits"),
+        ("META_APP_ID", "app-1", "META_APP_ID must be ASCII digits"),
+        ("META_API_VERSION", "v٢٦.٠", "looks like v26.0"),
+        ("META_GRAPH_URL", "http://0.0.0.0:PORT", "https"),  # this machine, but not a loopback address
+    ],
+)
+def test_token_commands_check_their_settings_before_any_request(token_env, monkeypatch, capsys, name, value, message):
+    monkeypatch.setenv(name, value.replace("PORT", str(token_env.port)))
+    assert main(["token", "check"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert token_env.requests == []
+
+
+@pytest.mark.parametrize("days", ["-1", "nan"])
+def test_renew_days_must_be_a_number_of_days(token_env, capsys, days):
+    assert main(["token", "check", "--renew-days", days]) == 2
+    assert "--renew-days takes" in capsys.readouterr().err
+    assert token_env.requests == []

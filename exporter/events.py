@@ -36,6 +36,7 @@ class BuiltEvent(NamedTuple):
     json: str  # the event exactly as posted
     payload_hash: str
     line_count: int
+    match_keys: tuple[str, ...]  # the user_data keys it carries, for the run's coverage figures
 
 
 class OrderResult(NamedTuple):
@@ -49,6 +50,7 @@ class UserData(NamedTuple):
     json: str  # the user_data object as sent
     has_contact: bool  # a usable email or phone
     dropped: tuple[tuple[str, str], ...]  # (Meta key, reason) of each value given but unusable
+    keys: tuple[str, ...] = ()  # the keys of user_data: the match keys the customer's events carry
 
 
 NO_CUSTOMER = UserData("{}", False, ())  # a line without external_id (rejected for that)
@@ -59,7 +61,7 @@ def user_data(customer: Customer | None, default_phone_region: str = DEFAULT_REG
     if customer is None:
         return NO_CUSTOMER
     hashed, dropped = hash_user_data(dict(zip(CUSTOMER_COLUMNS, customer, strict=True)), default_phone_region)
-    return UserData(_json(hashed), "em" in hashed or "ph" in hashed, dropped)
+    return UserData(_json(hashed), "em" in hashed or "ph" in hashed, dropped, tuple(hashed))
 
 
 class EventBuilder:
@@ -92,7 +94,7 @@ class EventBuilder:
                 digits = minor_digits(lines[0][CURRENCY])
                 value = round_amount(_order_value(lines), digits)
                 if value <= MAX_AMOUNT:
-                    return OrderResult(_event(order.order_id, lines, first.json, value, digits), [])
+                    return OrderResult(_event(order.order_id, lines, first, value, digits), [])
                 problem = "value_too_large"
             problems = [problem] * len(lines)
         # A partial order would send a wrong value, so one bad line holds back the whole order.
@@ -184,7 +186,7 @@ def _order_value(lines: list[tuple]) -> Decimal:
 # --- the event's text ----------------------------------------------------------------------
 
 
-def _event(order_id: str, lines: list[tuple], user_data_json: str, value: Decimal, digits: int) -> BuiltEvent:
+def _event(order_id: str, lines: list[tuple], customer: UserData, value: Decimal, digits: int) -> BuiltEvent:
     """The event's JSON text, byte for byte what _json() of the event as a dict would give.
 
     Written out key by key (sorted, as _json sorts them) because json.dumps of nested dicts was
@@ -192,6 +194,7 @@ def _event(order_id: str, lines: list[tuple], user_data_json: str, value: Decima
     ``value`` is already rounded to the currency's ``digits``; item prices are rounded here.
     """
     first = lines[0]
+    user_data_json = customer.json
     contents = ",".join(
         f'{{"id":{_string(str(line[PRODUCT_ID]))},"item_price":{_item_price(line[PRICE], digits)},"quantity":{int(line[QUANTITY])}}}'
         for line in lines
@@ -211,7 +214,7 @@ def _event(order_id: str, lines: list[tuple], user_data_json: str, value: Decima
         f'{event_source_url}"event_time":{min(line[EVENT_TIME] for line in lines)},"user_data":{user_data_json}}}'
     )
     payload_hash = hashlib.sha256(text.encode()).hexdigest()
-    return BuiltEvent(event_id, str(order_id), text, payload_hash, len(lines))
+    return BuiltEvent(event_id, str(order_id), text, payload_hash, len(lines), customer.keys)
 
 
 def _rejection(line: tuple, reason: str) -> Rejection:

@@ -17,6 +17,7 @@ import duckdb
 
 from exporter.config import ConfigError
 from exporter.dbt_profile import add_location_arguments, database_path, location_from_args
+from exporter.normalize import MATCH_KEYS
 
 EXIT_OK, EXIT_CONFIG = 0, 2
 SAMPLE_ORDERS = 3  # order ids shown per rejection reason
@@ -24,8 +25,9 @@ SAMPLE_ORDERS = 3  # order ids shown per rejection reason
 RUN_COLUMNS = (
     "run_id", "started_at", "finished_at", "dataset_id", "dry_run", "is_test", "rows_read", "rows_rejected",
     "events_built", "events_skipped", "events_sent", "events_accepted", "events_rejected_by_meta",
-    "events_undelivered", "exit_code", "completed",
+    "events_undelivered", "exit_code", "completed", "dropped_user_data", "match_key_events",
 )  # fmt: skip
+JSON_COLUMNS = ("dropped_user_data", "match_key_events")  # JSON text in meta_capi.runs
 
 
 def build_parser(command: str) -> argparse.ArgumentParser:
@@ -34,6 +36,9 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         parser.description = "The latest exporter runs, newest first."
         parser.add_argument("-n", "--last", type=int, default=20, help="how many runs (default: %(default)s)")
         parser.add_argument("--dataset-id", help="only runs for this dataset")
+        parser.add_argument(
+            "--coverage", action="store_true", help="the share of events sent carrying each match key, per run"
+        )
     else:
         parser.description = "Why rows were rejected in one run: reasons with counts and a few order ids."
         parser.add_argument("--run", dest="run_id", help="the run (default: the latest run that read rows)")
@@ -53,7 +58,7 @@ def main(command: str, argv: list[str]) -> int:
         try:
             if command == "history":
                 result = recent_runs(con, args.last, args.dataset_id)
-                text = format_runs(result)
+                text = format_coverage(result) if args.coverage else format_runs(result)
             else:
                 result = rejections(con, args.run_id)
                 text = format_rejections(result)
@@ -79,13 +84,29 @@ def _connect(args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
 def recent_runs(con: duckdb.DuckDBPyConnection, last: int, dataset_id: str | None = None) -> dict:
     if last < 1:
         raise ConfigError("--last must be at least 1.")
+    present = {row["column_name"] for row in _query(con, _RUNS_COLUMNS_SQL)}
+    # A file written by an older release lacks the newer columns: they read as empty.
+    columns = ", ".join(name if name in present else f"null as {name}" for name in RUN_COLUMNS)
     rows = _query(
         con,
-        f"select {', '.join(RUN_COLUMNS)}, epoch(finished_at - started_at) as duration_seconds "
+        f"select {columns}, epoch(finished_at - started_at) as duration_seconds "
         "from meta_capi.runs where ? is null or dataset_id = ? order by started_at desc, run_id desc limit ?",
         [dataset_id, dataset_id, last],
     )
+    for row in rows:
+        for name in JSON_COLUMNS:
+            row[name] = json.loads(row[name]) if row[name] else {}
+        sent = row["events_sent"]
+        row["match_key_coverage"] = {
+            key: round(count / sent, 3) for key, count in row.pop("match_key_events").items() if sent
+        }
     return {"runs": rows}
+
+
+_RUNS_COLUMNS_SQL = (
+    "select column_name from information_schema.columns where table_schema = 'meta_capi' and table_name = 'runs' "
+    "and table_catalog = current_database()"
+)
 
 
 def rejections(con: duckdb.DuckDBPyConnection, run_id: str | None) -> dict:
@@ -129,9 +150,7 @@ def format_runs(result: dict) -> str:
               "meta rej.", "undeliv.", "exit", "secs", "run")  # fmt: skip
     lines = [header]
     for run in runs:
-        kind = "dry run" if run["dry_run"] else "test" if run["is_test"] else "real"
-        if run["completed"]:
-            kind += " ✓"
+        kind = _kind(run)
         counts = ("rows_read", "rows_rejected", "events_built", "events_skipped", "events_sent", "events_accepted",
                   "events_rejected_by_meta", "events_undelivered")  # fmt: skip
         duration = run["duration_seconds"]
@@ -147,6 +166,32 @@ def format_runs(result: dict) -> str:
             )
         )
     return _table(lines, left=(0, 1, 2, 13)) + "\n✓ completed: a real send that left nothing undelivered"
+
+
+def format_coverage(result: dict) -> str:
+    """Per run, the share of events sent carrying each match key: a key that stops arriving shows
+    the day after the data change that dropped it."""
+    runs = result["runs"]
+    if not runs:
+        return "No exporter runs recorded yet."
+    keys = list(MATCH_KEYS)
+    lines = [("started (UTC)", "kind", "sent", *keys)]
+    for run in runs:
+        coverage = run["match_key_coverage"]
+        lines.append(
+            (
+                f"{run['started_at']:%Y-%m-%d %H:%M}",
+                _kind(run),
+                _count(run["events_sent"]),
+                *(f"{coverage[key]:.0%}" if key in coverage else "-" for key in keys),
+            )
+        )
+    return _table(lines, left=(0, 1)) + "\nshare of the events sent that carry each match key (- : not recorded)"
+
+
+def _kind(run: dict) -> str:
+    kind = "dry run" if run["dry_run"] else "test" if run["is_test"] else "real"
+    return kind + " ✓" if run["completed"] else kind
 
 
 def format_rejections(result: dict) -> str:

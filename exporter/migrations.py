@@ -4,6 +4,8 @@ Version 1: `send_log`, `runs` and `rejected_rows` as the first releases created 
            version: a file with these tables and no `schema_version` is at version 1).
 Version 2: `schema_version` (one row per version applied) and `runs.exporter_version` (the
            release that made each run).
+Version 3: `runs.dropped_user_data` (unusable values per match key and reason) and
+           `runs.match_key_events` (events sent carrying each match key), both JSON text.
 
 migrate() applies what a file lacks, in one transaction, before anything is sent; check() then
 compares the tables with what this exporter writes, so a file it cannot use stops the run with
@@ -20,7 +22,7 @@ import duckdb
 from exporter.config import ConfigError
 
 SCHEMA = "meta_capi"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MIGRATIONS: dict[int, str] = {
     1: f"""
@@ -71,6 +73,10 @@ create table if not exists {SCHEMA}.rejected_rows (
 create table {SCHEMA}.schema_version (version integer primary key, applied_at timestamp not null);
 alter table {SCHEMA}.runs add column exporter_version varchar;
 """,
+    3: f"""
+alter table {SCHEMA}.runs add column dropped_user_data varchar;
+alter table {SCHEMA}.runs add column match_key_events varchar;
+""",
 }
 
 # What this exporter reads and writes, at SCHEMA_VERSION: table -> column -> DuckDB type. Other
@@ -86,7 +92,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "rows_rejected": "BIGINT", "events_built": "BIGINT", "events_skipped": "BIGINT", "events_sent": "BIGINT",
         "events_accepted": "BIGINT", "events_rejected_by_meta": "BIGINT", "events_undelivered": "BIGINT",
         "batches": "BIGINT", "retries": "BIGINT", "exit_code": "INTEGER", "completed": "BOOLEAN", "error": "VARCHAR",
-        "exporter_version": "VARCHAR",
+        "exporter_version": "VARCHAR", "dropped_user_data": "VARCHAR", "match_key_events": "VARCHAR",
     },
     "rejected_rows": {
         "run_id": "VARCHAR", "order_id": "VARCHAR", "product_id": "VARCHAR", "stage": "VARCHAR", "reason": "VARCHAR",

@@ -46,6 +46,7 @@ __all__ = [
     "DROP_REASONS",
     "HashedUserData",
     "hash_user_data",
+    "MATCH_KEYS",
     "hashed_user_data",
     "is_sha256",
     "normalize_birthdate",
@@ -487,6 +488,10 @@ _ROW_FIELDS: tuple[tuple[str, str, Callable[..., str | None], int], ...] = (
     ("country", "country", _hasher(normalize_country), _NO_CONTEXT),
     ("external_id", "external_id", _hasher(normalize_external_id, _UNIQUE_ROW_CACHE_SIZE), _NO_CONTEXT),
 )
+
+
+# Every user_data key the exporter can send (match keys), in the order Meta lists them.
+MATCH_KEYS = tuple(meta_key for meta_key, *_ in _ROW_FIELDS)
 
 
 class HashedUserData(NamedTuple):

@@ -196,6 +196,7 @@ class _Export:
     def submit(self, sink: _MetaSink | _DryRunSink, batch: list[BuiltEvent]) -> None:
         self.report.batches += 1
         self.report.events_sent += len(batch)
+        self.report.count_match_keys(event.match_keys for event in batch)
         sink.submit(batch)
 
     def reject(self, rejections: list[Rejection]) -> None:
@@ -268,7 +269,7 @@ class _Export:
         )
         try:
             self.state.finish_run(
-                finished.replace(tzinfo=None), report.counts(), report.exit_code, report.completed, report.error
+                finished.replace(tzinfo=None), report.state_columns(), report.exit_code, report.completed, report.error
             )
         except duckdb.Error as exc:  # e.g. a full disk: the report still tells what happened
             log.debug("Could not finish the run's row", exc_info=exc)

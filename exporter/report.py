@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from exporter.files import write_text
+from exporter.normalize import MATCH_KEYS
 from exporter.validation import REASONS
 
 # What a run can warn about without failing: code -> what to check.
@@ -43,6 +45,9 @@ class RunReport:
     # Values given but unusable, so left out of user_data: Meta key -> reason -> distinct
     # customers, e.g. {"country": {"not_recognized": 64}} (normalize.DROP_REASONS).
     dropped_user_data: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Of the events sent (written, in a dry run): how many carry each match key. Meta matches
+    # events to people by these keys, so a key that stops arriving is a drop in match rate.
+    match_key_events: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MATCH_KEYS, 0))
     events_built: int = 0  # one per order whose lines all passed validation
     events_skipped: int = 0  # already accepted by Meta with the same payload
     events_sent: int = 0  # posted (in a dry run: written to the payload file)
@@ -63,6 +68,28 @@ class RunReport:
             reasons = self.dropped_user_data.setdefault(key, {})
             reasons[reason] = reasons.get(reason, 0) + 1
 
+    def count_match_keys(self, keys_per_event: Iterable[tuple[str, ...]]) -> None:
+        counts = self.match_key_events
+        for keys in keys_per_event:
+            for key in keys:
+                counts[key] += 1
+
+    def match_key_coverage(self) -> dict[str, float]:
+        """Share of the events sent that carry each match key (0 to 1), rounded to 0.1%."""
+        sent = self.events_sent
+        return {key: round(count / sent, 3) if sent else 0.0 for key, count in self.match_key_events.items()}
+
+    def state_columns(self) -> dict[str, object]:
+        """What meta_capi.runs keeps of this report: the counts, and the nested figures as JSON."""
+        return {
+            **self.counts(),
+            "dropped_user_data": json.dumps(self._sorted_dropped(), separators=(",", ":")),
+            "match_key_events": json.dumps(self.match_key_events, separators=(",", ":")),
+        }
+
+    def _sorted_dropped(self) -> dict[str, dict[str, int]]:
+        return {key: dict(sorted(reasons.items())) for key, reasons in sorted(self.dropped_user_data.items())}
+
     def warnings(self) -> list[str]:
         """WARNINGS codes that apply to this run. An empty model exits 0 (nothing failed), but a
         scheduled job that reads nothing day after day must not go unnoticed."""
@@ -75,9 +102,8 @@ class RunReport:
         return {
             **asdict(self),
             "rejected_by_reason": dict(sorted(self.rejected_by_reason.items())),
-            "dropped_user_data": {
-                key: dict(sorted(reasons.items())) for key, reasons in sorted(self.dropped_user_data.items())
-            },
+            "dropped_user_data": self._sorted_dropped(),
+            "match_key_coverage": self.match_key_coverage(),
             "warnings": self.warnings(),
         }
 
@@ -110,10 +136,21 @@ class RunReport:
                 f"  rejected by Meta        {self.events_rejected_by_meta:>9}",
                 f"  not delivered           {self.events_undelivered:>9}",
             ]
+        lines += self._coverage_lines()
         if self.payload_file:
             lines.append(f"  request bodies          {self.payload_file}")
         lines.append(f"  duration                {self.duration_seconds:>8.1f}s, exit code {self.exit_code}")
         return "\n".join(lines)
+
+    def _coverage_lines(self) -> list[str]:
+        """The share of events sent carrying each match key: what Meta can match people by."""
+        if not self.events_sent:
+            return []
+        shares = [f"{key} {share:.0%}" for key, share in self.match_key_coverage().items()]
+        return [
+            "  match keys per event    " + "  ".join(shares[:6]),
+            "  (share of events sent)  " + "  ".join(shares[6:]),
+        ]
 
     def _dropped_lines(self) -> list[str]:
         """The "match keys dropped" lines: what customers lost from user_data, most first."""

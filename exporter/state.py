@@ -133,12 +133,13 @@ class StateStore:
         )
 
     def finish_run(
-        self, finished_at: datetime, counts: dict[str, int], exit_code: int, completed: bool, error: str | None
+        self, finished_at: datetime, figures: dict[str, object], exit_code: int, completed: bool, error: str | None
     ) -> None:
-        columns = "".join(f"{name} = ?, " for name in counts)
+        """Complete the run's row: `figures` are RunReport.state_columns(), by column name."""
+        columns = "".join(f"{name} = ?, " for name in figures)
         self._con.execute(
             f"update {SCHEMA}.runs set {columns}finished_at = ?, exit_code = ?, completed = ?, error = ? where run_id = ?",
-            [*counts.values(), finished_at, exit_code, completed, error, self.run_id],
+            [*figures.values(), finished_at, exit_code, completed, error, self.run_id],
         )
 
     def sent_payloads_query(self) -> str:

@@ -68,3 +68,28 @@ def test_a_warehouse_without_runs_yet(model, capsys):
         "No exporter run has read rows yet.\n",
     )
     assert main(["history", "--database", str(model.database.with_name("nothing.duckdb"))]) == 2
+
+
+def test_match_key_coverage_is_reported_stored_and_shown_per_run(model, export_env, tmp_path, capsys):
+    lines = order_lines(10)
+    for line in lines:
+        if line["order_id"] >= "ord-000005":  # half the orders' customers lost their phone and city
+            line["phone"] = "not a phone"
+            line["city"] = None
+    model.write(lines)
+    report_path = tmp_path / "report.json"
+    assert export_env(model, "--report-json", str(report_path)) == 0
+    summary = capsys.readouterr().err
+    assert "match keys per event    em 100%  ph 50%  fn 100%  ln 100%  db 0%  ge 100%" in summary
+    assert "(share of events sent)  ct 50%  st 100%  zp 100%  country 100%  external_id 100%" in summary
+    report = json.loads(report_path.read_text())
+    assert report["match_key_coverage"]["ph"] == 0.5 and report["match_key_coverage"]["em"] == 1.0
+    assert report["dropped_user_data"] == {"ph": {"not_a_valid_number": 5}}  # distinct customers
+    stored = model.query("select match_key_events, dropped_user_data from meta_capi.runs")
+    assert json.loads(stored[0][0])["ph"] == 5 and json.loads(stored[0][1]) == report["dropped_user_data"]
+
+    code, text = run_command(capsys, "history", "--coverage", "--database", str(model.database))
+    assert code == 0
+    header, row = text.splitlines()[:2]
+    assert header.split() == ["started", "(UTC)", "kind", "sent", "em", "ph", "fn", "ln", "db", "ge", "ct", "st", "zp", "country", "external_id"]  # fmt: skip
+    assert row.split()[2:] == ["real", "✓", "10", "100%", "50%", "100%", "100%", "0%", "100%", "50%", "100%", "100%", "100%", "100%"]  # fmt: skip

@@ -21,6 +21,7 @@ from exporter.config import (
     DEFAULT_GRAPH_URL,
     DEFAULT_MODEL,
     DEFAULT_PHONE_REGION,
+    DEFAULT_PROGRESS_INTERVAL,
     DEFAULT_TIMEOUT_SECONDS,
     MAX_BATCH_SIZE,
     ConfigError,
@@ -185,7 +186,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="DuckDB memory limit; beyond it DuckDB spills to disk next to the database (default: %(default)s)",
     )
 
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every batch")
+    parser.add_argument(
+        "--progress-every",
+        type=float,
+        default=DEFAULT_PROGRESS_INTERVAL,
+        help="seconds between progress lines when stderr is not a terminal (default: %(default)s)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log every batch: size, attempt, HTTP status, fbtrace_id, time"
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="log errors only; no summary")
     return parser
 
@@ -216,6 +225,7 @@ def config_from_args(args: argparse.Namespace) -> ExportConfig:
         duckdb_memory_limit=args.duckdb_memory_limit,
         workers=args.workers,
         progress=not args.quiet,
+        progress_interval=args.progress_every,
     )
 
 

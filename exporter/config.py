@@ -17,6 +17,7 @@ import phonenumbers
 import pycountry
 
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
+DEFAULT_PROGRESS_INTERVAL = 10.0  # seconds: a scheduled run logs where it is this often
 # Meta supports each Conversions API version for at least two years; v26.0 was released 2026-07-29.
 DEFAULT_API_VERSION = "v26.0"
 DEFAULT_MODEL = "meta_offline_events"
@@ -183,7 +184,8 @@ class ExportConfig:
     report_json: Path | None = None
     duckdb_memory_limit: str | None = DEFAULT_DUCKDB_MEMORY_LIMIT  # None: DuckDB's own default
     workers: int | None = None  # processes hashing customers; None: one per core for large models
-    progress: bool = False
+    progress: bool = False  # progress on stderr: a bar on a terminal, else a log line per interval
+    progress_interval: float = DEFAULT_PROGRESS_INTERVAL  # seconds between progress log lines
 
     def __post_init__(self) -> None:
         if not self.dataset_id:
@@ -200,6 +202,7 @@ class ExportConfig:
             raise ConfigError(f"--batch-size must be between 1 and {MAX_BATCH_SIZE} (Meta's limit per request).")
         _check_count(self.concurrency, "--concurrency", 1, MAX_CONCURRENCY)
         _check_number(self.timeout_seconds, "--timeout", 0, above=True)
+        _check_number(self.progress_interval, "--progress-every", 0)
         if self.workers is not None:
             _check_count(self.workers, "--workers", 0, MAX_WORKERS)
         if self.duckdb_memory_limit is not None and not MEMORY_LIMIT.fullmatch(self.duckdb_memory_limit):

@@ -124,9 +124,15 @@ class Deliverer:
         bodies = [event.json for event in events]
         for attempt in range(1, self._policy.max_tries + 1):
             outcome.requests += 1
+            started = self._clock()
             try:
-                return self._client.post_events(self._dataset_id, bodies, self._test_event_code)
+                accepted = self._client.post_events(self._dataset_id, bodies, self._test_event_code)
             except MetaApiError as error:
+                log.debug(
+                    "batch of %d events: attempt %d, %s, fbtrace_id %s, %.2fs",
+                    len(events), attempt, f"HTTP {error.http_status}" if error.http_status else "no answer",
+                    error.fbtrace_id or "-", self._clock() - started,
+                )  # fmt: skip
                 if error.kind is not ErrorKind.TRANSIENT or attempt == self._policy.max_tries:
                     raise
                 wait = self.wait_before_retry(attempt, error.retry_after)
@@ -137,6 +143,12 @@ class Deliverer:
                 outcome.retries += 1
                 if self.stopped.wait(wait):  # another batch hit an error that ends the run
                     raise
+            else:
+                log.debug(
+                    "batch of %d events: attempt %d, HTTP 200, fbtrace_id %s, %.2fs",
+                    len(events), attempt, accepted.fbtrace_id or "-", self._clock() - started,
+                )  # fmt: skip
+                return accepted
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def wait_before_retry(self, attempt: int, server_hint: float | None) -> float:

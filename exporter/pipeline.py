@@ -12,7 +12,6 @@ import json
 import logging
 import queue
 import secrets
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from exporter.events import BuiltEvent, EventBuilder, default_workers, hashed_cu
 from exporter.files import AtomicFile
 from exporter.meta_api import ErrorKind, MetaApiError, MetaClient
 from exporter.model_reader import ModelReader
+from exporter.progress import Progress
 from exporter.report import RunReport
 from exporter.state import Rejection, StateStore, connect, database_error, first_line
 from exporter.status import ExitStatus
@@ -124,7 +124,7 @@ class _Export:
             config, report = self.config, self.report
             report.rows_in_model = self.reader.rows_in_model
             sink = _DryRunSink(self, config) if config.dry_run else _MetaSink(self, config)
-            progress = _Progress(report) if config.progress and sys.stderr.isatty() else None
+            progress = Progress(report, config.progress_interval) if config.progress else None
             # Test events check a live dataset: all of the window goes, whatever was really sent.
             resend_all = config.resend or bool(config.test_event_code)
             sent_payloads = None if resend_all else self.state.sent_payloads_query()
@@ -450,28 +450,3 @@ class _DryRunSink:
         if self.export.failure is None:
             self.file.commit()
             self.export.report.payload_file = str(self.path)
-
-
-class _Progress:
-    """A one-line progress display on a terminal, redrawn at most twice a second."""
-
-    def __init__(self, report: RunReport) -> None:
-        self.report = report
-        self.last = 0.0
-
-    def show(self) -> None:
-        if time.monotonic() - self.last < 0.5:
-            return
-        self.last = time.monotonic()
-        report = self.report
-        share = report.rows_read / report.rows_in_model if report.rows_in_model else 1.0
-        bar = "#" * int(share * 30)
-        sys.stderr.write(
-            f"\r[{bar:<30}] {share:6.1%}  {report.rows_read} rows, {report.events_sent} events sent, "
-            f"{report.events_accepted} accepted"
-        )
-        sys.stderr.flush()
-
-    def done(self) -> None:
-        sys.stderr.write("\r" + " " * 100 + "\r")
-        sys.stderr.flush()

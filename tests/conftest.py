@@ -150,3 +150,18 @@ def forget_secrets():
     """Each test registers its own secrets (see exporter/redact.py); none carry over to the next."""
     yield
     redact.forget_all()
+
+
+@pytest.fixture
+def token_env(monkeypatch, meta):
+    """The environment of `python -m exporter token ...` against the fake Meta, with this app secret."""
+
+    def set_env(app_secret: str, graph_url: str | None = None) -> None:
+        meta.app_secret = app_secret
+        monkeypatch.setenv("META_ACCESS_TOKEN", TOKEN)
+        monkeypatch.setenv("META_APP_ID", meta.app_id)
+        monkeypatch.setenv("META_APP_SECRET", app_secret)
+        monkeypatch.setenv("META_GRAPH_URL", graph_url or meta.url)
+
+    return set_env
+

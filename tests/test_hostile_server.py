@@ -70,16 +70,9 @@ def test_a_redirect_is_a_configuration_error_and_the_token_goes_nowhere(
 
 @pytest.mark.parametrize("command", [["check"], ["refresh", "--output", "TOKEN_FILE"]])
 def test_token_commands_never_follow_a_redirect_with_the_app_secret(
-    meta, elsewhere, monkeypatch, tmp_path, capsys, command
+    meta, token_env, elsewhere, monkeypatch, tmp_path, capsys, command
 ):
-    meta.app_secret = APP_SECRET
-    for name, value in {
-        "META_ACCESS_TOKEN": TOKEN,
-        "META_APP_ID": meta.app_id,
-        "META_APP_SECRET": APP_SECRET,
-        "META_GRAPH_URL": meta.url,
-    }.items():
-        monkeypatch.setenv(name, value)
+    token_env(APP_SECRET)
     meta.fail_next("redirect", on="token", to=f"http://localhost:{elsewhere.port}/v26.0/oauth/access_token")
     output = tmp_path / "token"
 
@@ -102,14 +95,8 @@ def test_plain_http_to_a_host_that_is_not_loopback_is_refused(model, meta, expor
     assert meta.requests == []
 
 
-def test_token_commands_refuse_plain_http_too(meta, monkeypatch, capsys):
-    for name, value in {
-        "META_ACCESS_TOKEN": TOKEN,
-        "META_APP_ID": meta.app_id,
-        "META_APP_SECRET": APP_SECRET,
-        "META_GRAPH_URL": f"http://0.0.0.0:{meta.port}",
-    }.items():
-        monkeypatch.setenv(name, value)
+def test_token_commands_refuse_plain_http_too(meta, token_env, monkeypatch, capsys):
+    token_env(APP_SECRET, f"http://0.0.0.0:{meta.port}")
     assert main(["token", "check"]) == 2
     assert "https" in capsys.readouterr().err
     assert meta.requests == []
@@ -221,15 +208,8 @@ def test_an_error_that_echoes_the_request_leaks_no_secret(
 
 
 @pytest.mark.parametrize("command", [["check"], ["refresh", "--output", "TOKEN_FILE"]])
-def test_token_commands_leak_no_secret_from_an_echo(meta, monkeypatch, tmp_path, capsys, command):
-    meta.app_secret = APP_SECRET
-    for name, value in {
-        "META_ACCESS_TOKEN": TOKEN,
-        "META_APP_ID": meta.app_id,
-        "META_APP_SECRET": APP_SECRET,
-        "META_GRAPH_URL": meta.url,
-    }.items():
-        monkeypatch.setenv(name, value)
+def test_token_commands_leak_no_secret_from_an_echo(meta, token_env, monkeypatch, tmp_path, capsys, command):
+    token_env(APP_SECRET)
     meta.fail_next("echo", on="token")
 
     code = main(["token", *(str(tmp_path / "token") if part == "TOKEN_FILE" else part for part in command)])

@@ -55,15 +55,8 @@ def test_dry_run_bodies_are_private_and_replace_a_symlink(model, export_env, tmp
     assert sorted(p.name for p in bodies.parent.iterdir()) == ["bodies.jsonl"]
 
 
-def test_a_refreshed_token_replaces_a_symlink_and_is_private(meta, monkeypatch, tmp_path, victim):
-    meta.app_secret = "app-secret-1"
-    for name, value in {
-        "META_ACCESS_TOKEN": TOKEN,
-        "META_APP_ID": meta.app_id,
-        "META_APP_SECRET": "app-secret-1",
-        "META_GRAPH_URL": meta.url,
-    }.items():
-        monkeypatch.setenv(name, value)
+def test_a_refreshed_token_replaces_a_symlink_and_is_private(meta, token_env, monkeypatch, tmp_path, victim):
+    token_env("app-secret-1")
     output = tmp_path / "secure" / "meta_token"
     output.parent.mkdir()
     output.symlink_to(victim)
@@ -76,15 +69,8 @@ def test_a_refreshed_token_replaces_a_symlink_and_is_private(meta, monkeypatch, 
     assert mode(output) == 0o600
 
 
-def test_an_existing_token_file_is_replaced_whole_and_stays_private(meta, monkeypatch, tmp_path):
-    meta.app_secret = "app-secret-1"
-    for name, value in {
-        "META_ACCESS_TOKEN": TOKEN,
-        "META_APP_ID": meta.app_id,
-        "META_APP_SECRET": "app-secret-1",
-        "META_GRAPH_URL": meta.url,
-    }.items():
-        monkeypatch.setenv(name, value)
+def test_an_existing_token_file_is_replaced_whole_and_stays_private(meta, token_env, monkeypatch, tmp_path):
+    token_env("app-secret-1")
     output = tmp_path / "meta_token"
     output.write_text("an old token that was much longer than the new one will be" * 10)
     os.chmod(output, 0o644)

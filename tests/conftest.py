@@ -14,6 +14,18 @@ from fake_meta import FakeMeta
 from exporter import redact
 from exporter.cli import main
 
+# SHA-256 of normalized values of customers from Germany, Italy, France and Spain, computed once with `printf %s VALUE | sha256sum`.
+KNOWN_HASHES = {
+    "49306459913": "b7751acd7197483b40d047a57db59b267f2e8b0376e93b726b617912c03d2ba8",
+    "390212345639": "f0d3a329e187c64a44931e4c7f5ec3e2981aa7caa9ad702d5f3a56e3f0e3486b",
+    "33123456789": "c473fbda80d42b39ba327f6a8b30fc64390255128a1b9d411179454bb58e5ec7",
+    "34912345678": "09e1137c56694bc5239cc679499e2af06649d237dc24884b9db29ed6683910d9",
+    "de": "959a45d44e6fcf58361ed004681556fe50129f2109e817dec098c00c9e5d2578",
+    "it": "2ad8a7049d7c5511ac254f5f51fe70a046ebd884729056f0fe57f5160d467153",
+    "fr": "67ad8f41a7bb0a18c45f3efd8f6a32bdcd832bcf8f3f2eb44006c03d53076e18",
+    "es": "c0bc1e08f9743b2d50d5f1607503bf4e849af0e729fca896515bea955d70a33e",
+}
+
 TOKEN = "EAAtest-token-0123456789"
 DATASET = "1234567890"
 MODEL_COLUMNS = (
@@ -164,4 +176,3 @@ def token_env(monkeypatch, meta):
         monkeypatch.setenv("META_GRAPH_URL", graph_url or meta.url)
 
     return set_env
-

@@ -7,7 +7,7 @@ import os
 import stat
 
 import pytest
-from conftest import TOKEN, order_lines
+from conftest import order_lines
 
 from exporter.cli import main
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import duckdb
 
 from exporter.config import ConfigError
+from exporter.state import latest_model_build
 
 BUILT = ("success",)
 CHECKED = ("pass", "warn")  # a warn-severity data test is about row quality, not a broken model
-BUILDS_TABLE = "meta_capi.dbt_model_builds"  # written by dbt's on-run-end hook meta_record_model_builds
 
 
 @dataclass(frozen=True)
@@ -49,17 +49,11 @@ class ModelRelation:
             )
         if allow_unsuccessful or self.unique_id is None:
             return
-        try:
-            latest = con.execute(
-                f"select status, recorded_at from {BUILDS_TABLE} where unique_id = ? order by recorded_at desc limit 1",
-                [self.unique_id],
-            ).fetchone()
-        except duckdb.CatalogException:  # no dbt run with the hook yet
-            return
-        if latest is not None and latest[0] not in BUILT:
+        latest = latest_model_build(con, self.unique_id)
+        if latest is not None and latest["status"] not in BUILT:
             raise ConfigError(
-                f"The latest `dbt run`/`dbt build` of {self} ({latest[1]:%Y-%m-%d %H:%M} UTC) ended with status "
-                f"{latest[0]!r}, so the table is an older one. Fix the model and run `dbt build` again, or pass "
+                f"The latest `dbt run`/`dbt build` of {self} ({latest['recorded_at']:%Y-%m-%d %H:%M} UTC) ended with "
+                f"status {latest['status']!r}, so the table is an older one. Fix the model and run `dbt build` again, or pass "
                 "--allow-unsuccessful-model to export the older table anyway."
             )
 

@@ -18,16 +18,9 @@ import duckdb
 from exporter.config import ConfigError
 from exporter.dbt_profile import add_location_arguments, database_path, location_from_args
 from exporter.normalize import MATCH_KEYS
+from exporter.state import recent_runs, rejections
 
 EXIT_OK, EXIT_CONFIG = 0, 2
-SAMPLE_ORDERS = 3  # order ids shown per rejection reason
-
-RUN_COLUMNS = (
-    "run_id", "started_at", "finished_at", "dataset_id", "dry_run", "is_test", "rows_read", "rows_rejected",
-    "events_built", "events_skipped", "events_sent", "events_accepted", "events_rejected_by_meta",
-    "events_undelivered", "exit_code", "completed", "dropped_user_data", "match_key_events",
-)  # fmt: skip
-JSON_COLUMNS = ("dropped_user_data", "match_key_events")  # JSON text in meta_capi.runs
 
 
 def build_parser(command: str) -> argparse.ArgumentParser:
@@ -79,63 +72,6 @@ def _connect(args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(path), read_only=True)
     except duckdb.Error as error:
         raise ConfigError(f"Cannot open {path} to read ({' '.join(str(error).split())}).") from None
-
-
-def recent_runs(con: duckdb.DuckDBPyConnection, last: int, dataset_id: str | None = None) -> dict:
-    if last < 1:
-        raise ConfigError("--last must be at least 1.")
-    present = {row["column_name"] for row in _query(con, _RUNS_COLUMNS_SQL)}
-    # A file written by an older release lacks the newer columns: they read as empty.
-    columns = ", ".join(name if name in present else f"null as {name}" for name in RUN_COLUMNS)
-    rows = _query(
-        con,
-        f"select {columns}, epoch(finished_at - started_at) as duration_seconds "
-        "from meta_capi.runs where ? is null or dataset_id = ? order by started_at desc, run_id desc limit ?",
-        [dataset_id, dataset_id, last],
-    )
-    for row in rows:
-        for name in JSON_COLUMNS:
-            row[name] = json.loads(row[name]) if row[name] else {}
-        sent = row["events_sent"]
-        row["match_key_coverage"] = {
-            key: round(count / sent, 3) for key, count in row.pop("match_key_events").items() if sent
-        }
-    return {"runs": rows}
-
-
-_RUNS_COLUMNS_SQL = (
-    "select column_name from information_schema.columns where table_schema = 'meta_capi' and table_name = 'runs' "
-    "and table_catalog = current_database()"
-)
-
-
-def rejections(con: duckdb.DuckDBPyConnection, run_id: str | None) -> dict:
-    if run_id is None:
-        latest = _query(
-            con, "select run_id from meta_capi.runs where rows_read > 0 order by started_at desc, run_id desc limit 1"
-        )
-        if not latest:
-            return {"run_id": None, "reasons": []}
-        run_id = latest[0]["run_id"]
-    elif not _query(con, "select run_id from meta_capi.runs where run_id = ?", [run_id]):
-        raise ConfigError(f"No run {run_id!r} in meta_capi.runs: `python -m exporter history` lists the runs.")
-    reasons = _query(
-        con,
-        "select stage, reason, count(*) as rows, "
-        "list(distinct order_id order by order_id) filter (where order_id is not null)[1:?] as example_order_ids "
-        "from meta_capi.rejected_rows where run_id = ? group by stage, reason order by rows desc, stage, reason",
-        [SAMPLE_ORDERS, run_id],
-    )
-    return {"run_id": run_id, "reasons": reasons}
-
-
-def _query(con: duckdb.DuckDBPyConnection, sql: str, parameters: list | None = None) -> list[dict]:
-    try:
-        cursor = con.execute(sql, parameters or [])
-    except duckdb.CatalogException:
-        return []  # the exporter has not run on this warehouse yet
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _json_default(value: object) -> str:

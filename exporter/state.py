@@ -15,6 +15,7 @@ into SQL: values are parameters; the dataset id is ASCII digits (checked in conf
 from __future__ import annotations
 
 import copy
+import json
 import logging
 from contextlib import suppress
 from dataclasses import dataclass
@@ -181,3 +182,85 @@ def exporter_version() -> str:
         return metadata.version("meta-offline-events")
     except metadata.PackageNotFoundError:  # run from a checkout without installing it
         return "unknown"
+
+
+# --- reading the state back: `python -m exporter history` and `rejected`, and dbt's build log ---
+
+# The runs columns history shows; a file written by an older release may lack the later ones.
+RUN_COLUMNS = (
+    "run_id", "started_at", "finished_at", "dataset_id", "dry_run", "is_test", "rows_read", "rows_rejected",
+    "events_built", "events_skipped", "events_sent", "events_accepted", "events_rejected_by_meta",
+    "events_undelivered", "exit_code", "completed", "dropped_user_data", "match_key_events",
+)  # fmt: skip
+JSON_COLUMNS = ("dropped_user_data", "match_key_events")  # JSON text in meta_capi.runs
+SAMPLE_ORDERS = 3  # order ids shown per rejection reason
+MODEL_BUILDS = f"{SCHEMA}.dbt_model_builds"  # written by dbt's on-run-end hook meta_record_model_builds
+
+
+def recent_runs(con: duckdb.DuckDBPyConnection, last: int, dataset_id: str | None = None) -> dict:
+    """The latest `last` runs, newest first, with their match-key coverage (share of events sent)."""
+    if last < 1:
+        raise ConfigError("--last must be at least 1.")
+    present = {row["column_name"] for row in _read(con, _RUNS_COLUMNS_SQL, [SCHEMA])}
+    columns = ", ".join(name if name in present else f"null as {name}" for name in RUN_COLUMNS)
+    rows = _read(
+        con,
+        f"select {columns}, epoch(finished_at - started_at) as duration_seconds "
+        f"from {SCHEMA}.runs where ? is null or dataset_id = ? order by started_at desc, run_id desc limit ?",
+        [dataset_id, dataset_id, last],
+    )
+    for row in rows:
+        for name in JSON_COLUMNS:
+            row[name] = json.loads(row[name]) if row[name] else {}
+        sent = row["events_sent"]
+        row["match_key_coverage"] = {
+            key: round(count / sent, 3) for key, count in row.pop("match_key_events").items() if sent
+        }
+    return {"runs": rows}
+
+
+def rejections(con: duckdb.DuckDBPyConnection, run_id: str | None) -> dict:
+    """Why rows of a run (default: the latest that read rows) were rejected, with example order ids."""
+    if run_id is None:
+        latest = _read(
+            con, f"select run_id from {SCHEMA}.runs where rows_read > 0 order by started_at desc, run_id desc limit 1"
+        )
+        if not latest:
+            return {"run_id": None, "reasons": []}
+        run_id = latest[0]["run_id"]
+    elif not _read(con, f"select run_id from {SCHEMA}.runs where run_id = ?", [run_id]):
+        raise ConfigError(f"No run {run_id!r} in {SCHEMA}.runs: `python -m exporter history` lists the runs.")
+    reasons = _read(
+        con,
+        "select stage, reason, count(*) as rows, "
+        "list(distinct order_id order by order_id) filter (where order_id is not null)[1:?] as example_order_ids "
+        f"from {SCHEMA}.rejected_rows where run_id = ? group by stage, reason order by rows desc, stage, reason",
+        [SAMPLE_ORDERS, run_id],
+    )
+    return {"run_id": run_id, "reasons": reasons}
+
+
+def latest_model_build(con: duckdb.DuckDBPyConnection, unique_id: str) -> dict | None:
+    """dbt's latest recorded attempt to build the model (status, recorded_at), or None."""
+    rows = _read(
+        con,
+        f"select status, recorded_at from {MODEL_BUILDS} where unique_id = ? order by recorded_at desc limit 1",
+        [unique_id],
+    )
+    return rows[0] if rows else None
+
+
+def _read(con: duckdb.DuckDBPyConnection, sql: str, parameters: list | None = None) -> list[dict]:
+    """Rows as dicts; none while the table does not exist yet (nothing recorded so far)."""
+    try:
+        cursor = con.execute(sql, parameters or [])
+    except duckdb.CatalogException:
+        return []
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+_RUNS_COLUMNS_SQL = (
+    "select column_name from information_schema.columns where table_schema = ? and table_name = 'runs' "
+    "and table_catalog = current_database()"
+)

@@ -75,7 +75,11 @@ def find_model(target_path: Path, model: str, allow_unsuccessful: bool = False) 
     if not matches:
         raise ConfigError(f"dbt's manifest has no model named {model!r}: check --model (default meta_offline_events).")
     unique_id, node = matches[0]
-    tests = {test_id for test_id, test in nodes.items() if unique_id in test.get("depends_on", {}).get("nodes", ())}
+    tests = {  # data tests of the model; models built on top of it are no checks of it
+        test_id
+        for test_id, test in nodes.items()
+        if test.get("resource_type") == "test" and unique_id in test.get("depends_on", {}).get("nodes", ())
+    }
     problem = _latest_invocation_problem(target_path / "run_results.json", unique_id, tests)
     if problem and not allow_unsuccessful:
         raise ConfigError(

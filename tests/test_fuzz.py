@@ -38,7 +38,8 @@ from exporter.model_reader import CUSTOMER_COLUMNS, ModelReader
 from exporter.pipeline import explain
 from exporter.validation import REASONS
 
-TOKEN = "EAAfuzzTOKEN5b2c9d1e7f3a"
+# Not shaped like a real token; the tests give it as META_ACCESS_TOKEN where one is read.
+TOKEN = "fuzz-access-token-for-tests-only"
 APP_SECRET = "fuzz-app-secret-0x71c3"
 PROOF = appsecret_proof(TOKEN, APP_SECRET)
 SECRETS = (TOKEN, APP_SECRET, PROOF)

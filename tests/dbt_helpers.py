@@ -52,12 +52,17 @@ def copy_project(dest: Path | str) -> Path:
     for name in PROJECT_FILES:
         source = REPO_ROOT / name
         if source.is_dir():
-            shutil.copytree(
-                source, dest / name, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.csv", "__pycache__")
-            )
+            shutil.copytree(source, dest / name, dirs_exist_ok=True, ignore=_not_copied)
         elif source.exists():
             shutil.copy2(source, dest / name)
     return dest
+
+
+def _not_copied(folder: str, names: list[str]) -> set[str]:
+    """What copy_project leaves out: caches, and the generated sample CSVs of seeds/ (the
+    reference seeds in seeds/reference/ are committed and copied)."""
+    generated = {"unified_itemized_transactions.csv", "customer_360.csv"} if Path(folder).name == "seeds" else set()
+    return {name for name in names if name == "__pycache__" or name in generated}
 
 
 def _generator():

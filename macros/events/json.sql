@@ -1,0 +1,30 @@
+{#-
+    JSON text written in SQL, byte for byte as Python's json.dumps(..., ensure_ascii=False,
+    separators=(',', ':'), sort_keys=True) writes it: the event payload is built here, and its
+    SHA-256 decides whether Meta already has it, so a single differing byte would resend every
+    event (or a differing rule would send something else than the tests check).
+-#}
+
+{#- A JSON string: backslash and quote escaped, control characters as \b \f \n \r \t or a
+    lower-case \u00xx, everything else (non-ASCII included) as is. -#}
+{% macro meta_json_string(expression) -%}
+    {%- set text = 'cast(' ~ expression ~ ' as varchar)' -%}
+    {%- set short = {8: '\\b', 9: '\\t', 10: '\\n', 12: '\\f', 13: '\\r'} -%}
+    {%- set ns = namespace(sql="replace(replace(" ~ text ~ ", '\\', '\\\\'), '\"', '\\\"')") -%}
+    {%- for code in range(32) -%}
+        {%- set escaped = short.get(code, '\\u%04x' % code) -%}
+        {%- set ns.sql = "replace(" ~ ns.sql ~ ", chr(" ~ code ~ "), '" ~ escaped ~ "')" -%}
+    {%- endfor -%}
+    ('"' || {{ ns.sql }} || '"')
+{%- endmacro %}
+
+
+{#- A rounded DECIMAL amount as the JSON number Python writes for float(amount): its digits
+    without trailing zeros, and `.0` when nothing is left after the point (46.05, 10.0,
+    1500.0). Amounts are below 10^12 with at most 4 decimals, at most 16 significant digits,
+    which the shortest text of the nearest double reproduces. -#}
+{% macro meta_json_amount(decimal_expression) -%}
+    {%- set text = 'cast(' ~ decimal_expression ~ ' as varchar)' -%}
+    {%- set trimmed = "case when strpos(" ~ text ~ ", '.') > 0 then rtrim(rtrim(" ~ text ~ ", '0'), '.') else " ~ text ~ " end" -%}
+    case when strpos({{ trimmed }}, '.') > 0 then {{ trimmed }} else {{ trimmed }} || '.0' end
+{%- endmacro %}

@@ -20,7 +20,6 @@ from exporter.config import (
     DEFAULT_DUCKDB_MEMORY_LIMIT,
     DEFAULT_GRAPH_URL,
     DEFAULT_MODEL,
-    DEFAULT_PHONE_REGION,
     DEFAULT_PROGRESS_INTERVAL,
     DEFAULT_TIMEOUT_SECONDS,
     MAX_BATCH_SIZE,
@@ -136,11 +135,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--resend", action="store_true", help="send every event in the window again, even those Meta already accepted"
     )
     run.add_argument("--report-json", type=Path, help="also write the run report as JSON to this file")
-    run.add_argument(
-        "--default-phone-region",
-        default=DEFAULT_PHONE_REGION,
-        help="region for phone numbers without a country code when the row has no country (default: %(default)s)",
-    )
 
     tuning = parser.add_argument_group("delivery")
     tuning.add_argument(
@@ -174,11 +168,6 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=RetryPolicy.first_wait,
         help="first wait before a retry, doubled each time (default: %(default)s)",
-    )
-    tuning.add_argument(
-        "--workers",
-        type=int,
-        help="processes that normalize and hash customers (default: one per core, up to 4, for models of 100,000+ rows; 0 = none)",
     )
     tuning.add_argument(
         "--duckdb-memory-limit",
@@ -220,10 +209,8 @@ def config_from_args(args: argparse.Namespace) -> ExportConfig:
         timeout_seconds=args.timeout,
         retry=RetryPolicy(max_tries=args.max_tries, first_wait=args.first_retry_wait, budget_seconds=args.retry_budget),
         max_rejected=args.max_rejected,
-        default_phone_region=args.default_phone_region.upper(),
         report_json=args.report_json,
         duckdb_memory_limit=args.duckdb_memory_limit,
-        workers=args.workers,
         progress=not args.quiet,
         progress_interval=args.progress_every,
     )

@@ -13,9 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import phonenumbers
-import pycountry
-
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
 DEFAULT_PROGRESS_INTERVAL = 10.0  # seconds: a scheduled run logs where it is this often
 # Meta supports each Conversions API version for at least two years; v26.0 was released 2026-07-29.
@@ -26,10 +23,8 @@ MAX_BATCH_SIZE = 1000  # Meta rejects requests with more events
 DEFAULT_CONCURRENCY = 4
 MAX_CONCURRENCY = 64  # threads and connections; more only queues at Meta's rate limits
 DEFAULT_TIMEOUT_SECONDS = 60.0
-DEFAULT_PHONE_REGION = "US"
 # At 10M lines 128MB ran out of memory, 256MB did not (measured).
 DEFAULT_DUCKDB_MEMORY_LIMIT = "256MB"
-MAX_WORKERS = 64
 
 # The forms DuckDB takes for memory_limit; anything else is refused before DuckDB sees it.
 MEMORY_LIMIT = re.compile(r"[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
@@ -180,10 +175,8 @@ class ExportConfig:
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS  # the deadline of one request: connect, upload, answer
     retry: RetryPolicy = RetryPolicy()
     max_rejected: RejectionThreshold | None = None
-    default_phone_region: str = DEFAULT_PHONE_REGION
     report_json: Path | None = None
     duckdb_memory_limit: str | None = DEFAULT_DUCKDB_MEMORY_LIMIT  # None: DuckDB's own default
-    workers: int | None = None  # processes hashing customers; None: one per core for large models
     progress: bool = False  # progress on stderr: a bar on a terminal, else a log line per interval
     progress_interval: float = DEFAULT_PROGRESS_INTERVAL  # seconds between progress log lines
 
@@ -203,24 +196,12 @@ class ExportConfig:
         _check_count(self.concurrency, "--concurrency", 1, MAX_CONCURRENCY)
         _check_number(self.timeout_seconds, "--timeout", 0, above=True)
         _check_number(self.progress_interval, "--progress-every", 0)
-        if self.workers is not None:
-            _check_count(self.workers, "--workers", 0, MAX_WORKERS)
         if self.duckdb_memory_limit is not None and not MEMORY_LIMIT.fullmatch(self.duckdb_memory_limit):
             raise ConfigError(
                 "--duckdb-memory-limit takes a size like 256MB, 1.5GB or 512MiB (KB, MB, GB, TB, KiB, MiB, GiB, "
                 f"TiB), not {self.duckdb_memory_limit!r}."
             )
-        if not is_phone_region(self.default_phone_region):
-            raise ConfigError(
-                "--default-phone-region takes an ISO 3166 two-letter region that phone numbers are parsed in, "
-                f"like US or DE, not {self.default_phone_region!r}."
-            )
         check_api_version(self.api_version)
         check_graph_url(self.graph_url)
         _check_output_path(self.report_json, "--report-json")
         _check_output_path(self.dry_run_output, "--dry-run-output")
-
-
-def is_phone_region(code: str) -> bool:
-    """A real ISO 3166 alpha-2 region that phonenumbers can parse numbers in."""
-    return code in phonenumbers.SUPPORTED_REGIONS and pycountry.countries.get(alpha_2=code) is not None

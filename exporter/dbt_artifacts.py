@@ -12,12 +12,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 
 from exporter.config import ConfigError
 from exporter.state import latest_model_build
 
+EVENTS_MODEL = "meta_capi_events"  # the events as sent (models/events/)
+REJECTED_LINES_MODEL = "meta_capi_rejected_lines"  # the lines that cannot be sent, with a reason
 BUILT = ("success",)
 CHECKED = ("pass", "warn")  # a warn-severity data test is about row quality, not a broken model
 
@@ -106,3 +109,37 @@ def _latest_invocation_problem(run_results_path: Path, unique_id: str, tests: se
     if failed:
         return f"dbt's latest invocation ({command}) failed tests of {name}: {', '.join(failed)}"
     return None
+
+
+class EventModels(NamedTuple):
+    events: ModelRelation
+    rejected_lines: ModelRelation
+
+
+def find_event_models(target_path: Path, line_model: str, allow_unsuccessful: bool = False) -> EventModels:
+    """The events and rejected-lines models dbt built from `line_model` (meta_offline_events by default)."""
+    models = EventModels(
+        find_model(target_path, EVENTS_MODEL, allow_unsuccessful),
+        find_model(target_path, REJECTED_LINES_MODEL, allow_unsuccessful),
+    )
+    upstream = _upstream_names(json.loads((target_path / "manifest.json").read_text()), models.events.unique_id)
+    if line_model not in upstream:
+        raise ConfigError(
+            f"dbt builds {EVENTS_MODEL} from another model than {line_model!r}. To send the events of {line_model}, "
+            f"build them from it: dbt build --vars '{{meta_lines_model: {line_model}}}'."
+        )
+    return models
+
+
+def _upstream_names(manifest: dict, unique_id: str | None) -> set[str]:
+    """The names of every model `unique_id` is built from, directly or not."""
+    parents = manifest.get("parent_map") or {}
+    nodes = manifest.get("nodes") or {}
+    seen: set[str] = set()
+    pending = list(parents.get(unique_id, ()))
+    while pending:
+        node_id = pending.pop()
+        if node_id not in seen:
+            seen.add(node_id)
+            pending.extend(parents.get(node_id, ()))
+    return {nodes[node_id].get("name") for node_id in seen if node_id in nodes}

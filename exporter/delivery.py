@@ -22,23 +22,23 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from exporter.config import RetryPolicy
-from exporter.events import BuiltEvent
+from exporter.events import Event
 from exporter.meta_api import ErrorKind, MetaApiError, MetaClient
 
 log = logging.getLogger(__name__)
 
 
 class MetaRejection(NamedTuple):
-    event: BuiltEvent
+    event: Event
     reason: str  # "rejected_by_meta" (Meta found it invalid) or "too_large_for_meta"
     message: str  # Meta's message, scrubbed of secrets
 
 
 @dataclass
 class BatchOutcome:
-    accepted: list[tuple[list[BuiltEvent], str | None]] = field(default_factory=list)  # (events, fbtrace_id)
+    accepted: list[tuple[list[Event], str | None]] = field(default_factory=list)  # (events, fbtrace_id)
     rejected: list[MetaRejection] = field(default_factory=list)
-    undelivered: list[BuiltEvent] = field(default_factory=list)
+    undelivered: list[Event] = field(default_factory=list)
     requests: int = 0
     retries: int = 0
     fatal: MetaApiError | None = None
@@ -65,12 +65,12 @@ class Deliverer:
         self._deadline = clock() + policy.budget_seconds
         self.stopped = threading.Event()
 
-    def deliver(self, events: list[BuiltEvent]) -> BatchOutcome:
+    def deliver(self, events: list[Event]) -> BatchOutcome:
         outcome = BatchOutcome()
         self._deliver(events, outcome)
         return outcome
 
-    def _deliver(self, events: list[BuiltEvent], outcome: BatchOutcome) -> None:
+    def _deliver(self, events: list[Event], outcome: BatchOutcome) -> None:
         if outcome.fatal or self.stopped.is_set():
             outcome.undelivered.extend(events)
             return
@@ -95,7 +95,7 @@ class Deliverer:
             return
         outcome.accepted.append((events, accepted.fbtrace_id))
 
-    def _isolate(self, events: list[BuiltEvent], error: MetaApiError, outcome: BatchOutcome) -> None:
+    def _isolate(self, events: list[Event], error: MetaApiError, outcome: BatchOutcome) -> None:
         index = error.event_index()
         if len(events) == 1:
             outcome.rejected.append(MetaRejection(events[0], "rejected_by_meta", str(error)))
@@ -107,7 +107,7 @@ class Deliverer:
             log.warning("Meta rejected a batch of %d without naming the event; splitting it", len(events))
             self._deliver_halves(events, outcome)
 
-    def _split_too_large(self, events: list[BuiltEvent], error: MetaApiError, outcome: BatchOutcome) -> None:
+    def _split_too_large(self, events: list[Event], error: MetaApiError, outcome: BatchOutcome) -> None:
         if len(events) == 1:
             message = f"the event alone is larger than Meta takes in one request ({error})"
             outcome.rejected.append(MetaRejection(events[0], "too_large_for_meta", message))
@@ -115,13 +115,13 @@ class Deliverer:
         log.warning("A batch of %d events was too large for Meta (HTTP 413); splitting it", len(events))
         self._deliver_halves(events, outcome)
 
-    def _deliver_halves(self, events: list[BuiltEvent], outcome: BatchOutcome) -> None:
+    def _deliver_halves(self, events: list[Event], outcome: BatchOutcome) -> None:
         half = len(events) // 2
         self._deliver(events[:half], outcome)
         self._deliver(events[half:], outcome)
 
-    def _post_with_retries(self, events: list[BuiltEvent], outcome: BatchOutcome):
-        bodies = [event.json for event in events]
+    def _post_with_retries(self, events: list[Event], outcome: BatchOutcome):
+        bodies = [event.payload for event in events]
         for attempt in range(1, self._policy.max_tries + 1):
             outcome.requests += 1
             started = self._clock()

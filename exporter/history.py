@@ -17,7 +17,7 @@ import duckdb
 
 from exporter.config import ConfigError
 from exporter.dbt_profile import add_location_arguments, database_path, location_from_args
-from exporter.normalize import MATCH_KEYS
+from exporter.events import MATCH_KEYS
 from exporter.state import recent_runs, rejections
 
 EXIT_OK, EXIT_CONFIG = 0, 2

@@ -1,4 +1,4 @@
-"""One export run: model rows -> validated, hashed events -> batches -> Meta, with state and report.
+"""One export run: the events dbt built (meta_capi_events) -> batches -> Meta, with state and report.
 
 Once the run has started (its `runs` row written), it always ends the same way, whatever happens
 (a lost answer, a full disk, a bug, Ctrl-C or SIGTERM): the batches in flight finish within their
@@ -14,7 +14,7 @@ import queue
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import suppress
 from datetime import UTC, datetime
@@ -24,13 +24,12 @@ import duckdb
 
 from exporter import redact
 from exporter.config import ConfigError, ExportConfig
-from exporter.dbt_artifacts import find_model
+from exporter.dbt_artifacts import EventModels, find_event_models
 from exporter.dbt_profile import database_path
 from exporter.delivery import BatchOutcome, Deliverer
-from exporter.events import BuiltEvent, EventBuilder, default_workers, hashed_customers
+from exporter.events import Event
 from exporter.files import AtomicFile
 from exporter.meta_api import ErrorKind, MetaApiError, MetaClient
-from exporter.model_reader import ModelReader
 from exporter.progress import Progress
 from exporter.report import RunReport
 from exporter.state import Rejection, StateStore, connect, database_error, first_line
@@ -38,20 +37,18 @@ from exporter.status import ExitStatus
 
 log = logging.getLogger(__name__)
 
-REJECTIONS_PER_WRITE = 10_000
-
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
 def run_export(config: ExportConfig, now: Callable[[], datetime] = utc_now) -> RunReport:
-    """Export the model once.
+    """Export the events dbt built once.
 
     Raises ConfigError (a busy, damaged or unusable DuckDB file or state included) before the run
     starts, when nothing has been sent. From then on it returns the report, whatever happens.
     """
-    relation = find_model(config.dbt_target_path, config.model, config.allow_unsuccessful_model)
+    models = find_event_models(config.dbt_target_path, config.model, config.allow_unsuccessful_model)
     database = database_path(config.database, config.dbt)
     if not Path(database).exists():
         raise ConfigError(
@@ -60,8 +57,8 @@ def run_export(config: ExportConfig, now: Callable[[], datetime] = utc_now) -> R
     con = connect(database, config.duckdb_memory_limit)
     try:
         try:
-            relation.check_warehouse(con, database, config.allow_unsuccessful_model)
-            reader = ModelReader(con, relation)
+            for relation in models:
+                relation.check_warehouse(con, database, config.allow_unsuccessful_model)
             started = now()
             run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
             state = StateStore(con, config.dataset_id, run_id, is_test=bool(config.test_event_code))
@@ -69,9 +66,9 @@ def run_export(config: ExportConfig, now: Callable[[], datetime] = utc_now) -> R
             state.start_run(config.model, config.dry_run, started.replace(tzinfo=None))
         except duckdb.Error as exc:
             raise database_error(database, exc) from None
-        report = RunReport(run_id, config.dataset_id, str(relation), config.dry_run, bool(config.test_event_code))
+        report = RunReport(run_id, config.dataset_id, str(models.events), config.dry_run, bool(config.test_event_code))
         report.started_at = started.isoformat(timespec="seconds")
-        _Export(config, reader, state, report, started, now).run()
+        _Export(config, models, state, report, started, now).run()
         return report
     finally:
         with suppress(duckdb.Error):  # a damaged file may fail even to close
@@ -104,14 +101,14 @@ def failure_status(error: BaseException, config: ExportConfig) -> tuple[ExitStat
 
 
 class _Export:
-    def __init__(self, config, reader, state, report, started, now) -> None:
+    def __init__(self, config, models, state, report, started, now) -> None:
         self.config: ExportConfig = config
-        self.reader: ModelReader = reader
+        self.models: EventModels = models
         self.state: StateStore = state
         self.report: RunReport = report
         self.started: datetime = started
         self.now = now
-        self.rejections: list[Rejection] = []
+        self.rejections: list[Rejection] = []  # Meta's, recorded at the end
         self.fatal: MetaApiError | None = None  # Meta's error that stopped the run
         self.failure: BaseException | None = None  # anything else that stopped it
         self.send_log = _SendLogWriter(state, config.concurrency)
@@ -119,45 +116,44 @@ class _Export:
     def run(self) -> None:
         clock_start = time.monotonic()
         sink: _MetaSink | _DryRunSink | None = None
-        customers = progress = None
+        progress = None
         try:
-            config, report = self.config, self.report
-            report.rows_in_model = self.reader.rows_in_model
+            config = self.config
             sink = _DryRunSink(self, config) if config.dry_run else _MetaSink(self, config)
-            progress = Progress(report, config.progress_interval) if config.progress else None
-            # Test events check a live dataset: all of the window goes, whatever was really sent.
-            resend_all = config.resend or bool(config.test_event_code)
-            sent_payloads = None if resend_all else self.state.sent_payloads_query()
-            workers = config.workers if config.workers is not None else default_workers(report.rows_in_model)
-            builder = EventBuilder(config.default_phone_region)
-            customers = hashed_customers(
-                self.reader.customer_rows(), config.default_phone_region, workers, report.count_dropped
-            )
-            orders = self.reader.orders(int(self.started.timestamp()), sent_payloads, customers, builder.user_data_for)
-            self.export_orders(orders, builder, sink, progress)
+            progress = Progress(self.report, config.progress_interval) if config.progress else None
+            self.export_events(self.pending_events(), sink, progress)
         except BaseException as exc:  # KeyboardInterrupt too: the run still ends as a run
             self.fail(exc)
         finally:
-            self.wind_down(sink, customers, progress)
+            self.wind_down(sink, progress)
         self.report.duration_seconds = round(time.monotonic() - clock_start, 3)
         self.finish()
 
-    def export_orders(self, orders, builder: EventBuilder, sink: _MetaSink | _DryRunSink, progress) -> None:
-        config, report = self.config, self.report
-        batch: list[BuiltEvent] = []
-        for order in orders:
-            report.rows_read += len(order.lines)
-            result = builder.build(order)
-            if result.rejections:
-                self.reject(result.rejections)
-                continue
-            event = result.event
-            report.events_built += 1
-            if event.payload_hash == order.sent_payload_hash:
-                report.events_skipped += 1
-                continue
+    def pending_events(self) -> Iterator[Event]:
+        """Account for every line of the models, record the model's rejections, then stream what to send."""
+        config, report, models = self.config, self.report, self.models
+        now = int(self.started.timestamp())
+        # Test events check a live dataset: all of the window goes, whatever was really sent.
+        resend = config.resend or bool(config.test_event_code)
+        counts = self.state.event_counts(models.events, models.rejected_lines, now, resend)
+        report.rows_in_model = counts.lines
+        report.rows_rejected = sum(counts.rejected_lines.values())
+        report.rejected_by_reason.update(counts.rejected_lines)
+        report.events_built = counts.pending_events + counts.skipped_events
+        report.events_skipped = counts.skipped_events
+        # The lines of events still to send count as read when their event is sent.
+        report.rows_read = counts.lines - counts.pending_lines
+        self.state.record_model_rejections(
+            models.events, models.rejected_lines, now, resend, self.now().replace(tzinfo=None)
+        )
+        return self.state.pending_events(models.events, now, resend)
+
+    def export_events(self, events: Iterator[Event], sink: _MetaSink | _DryRunSink, progress) -> None:
+        batch_size = self.config.batch_size
+        batch: list[Event] = []
+        for event in events:
             batch.append(event)
-            if len(batch) == config.batch_size:
+            if len(batch) == batch_size:
                 self.submit(sink, batch)
                 batch = []
                 if self.send_log.error is not None:  # no more sending what cannot be logged
@@ -175,12 +171,11 @@ class _Export:
             self.failure = error
         log.debug("The run stopped early", exc_info=error)
 
-    def wind_down(self, sink, customers, progress) -> None:
+    def wind_down(self, sink, progress) -> None:
         """Every step, even after another failed: what Meta acknowledged must reach the send log."""
         steps = [
             sink.stop if self.failure and sink else None,  # no new tries; requests in flight end by their deadline
             sink.close if sink else None,
-            customers.close if customers else None,  # stops worker processes when the run ends early
             self.send_log.close,
             self.flush_rejections,
             progress.done if progress else None,
@@ -193,18 +188,14 @@ class _Export:
             except BaseException as exc:
                 self.fail(exc)
 
-    def submit(self, sink: _MetaSink | _DryRunSink, batch: list[BuiltEvent]) -> None:
-        self.report.batches += 1
-        self.report.events_sent += len(batch)
-        self.report.count_match_keys(event.match_keys for event in batch)
+    def submit(self, sink: _MetaSink | _DryRunSink, batch: list[Event]) -> None:
+        report = self.report
+        report.batches += 1
+        report.events_sent += len(batch)
+        for event in batch:
+            report.rows_read += event.line_count
+            report.count_event_keys(event.match_keys, event.dropped_user_data)
         sink.submit(batch)
-
-    def reject(self, rejections: list[Rejection]) -> None:
-        self.report.rows_rejected += len(rejections)
-        self.report.rejected_by_reason.update(rejection.reason for rejection in rejections)
-        self.rejections.extend(rejections)
-        if len(self.rejections) >= REJECTIONS_PER_WRITE:
-            self.flush_rejections()
 
     def flush_rejections(self) -> None:
         self.state.record_rejections(self.rejections, self.now().replace(tzinfo=None))
@@ -339,9 +330,9 @@ class _MetaSink:
         )
         self.deliverer = Deliverer(self.client, config.dataset_id, config.test_event_code, config.retry)
         self.pool = ThreadPoolExecutor(config.concurrency, thread_name_prefix="meta-post")
-        self.in_flight: dict[Future, list[BuiltEvent]] = {}
+        self.in_flight: dict[Future, list[Event]] = {}
 
-    def submit(self, events: list[BuiltEvent]) -> None:
+    def submit(self, events: list[Event]) -> None:
         self._collect(timeout=0)  # record what finished meanwhile, so a crash resends as little as possible
         # Up to `concurrency` batches are being posted and as many more wait, built, for a free
         # connection: reading and building go on during the network waits instead of stalling.
@@ -440,8 +431,8 @@ class _DryRunSink:
             f',"test_event_code":{json.dumps(config.test_event_code)}}}\n' if config.test_event_code else "}\n"
         )
 
-    def submit(self, events: list[BuiltEvent]) -> None:
-        self.file.write('{"data":[' + ",".join(event.json for event in events) + "]" + self.suffix)
+    def submit(self, events: list[Event]) -> None:
+        self.file.write('{"data":[' + ",".join(event.payload for event in events) + "]" + self.suffix)
 
     def stop(self) -> None:
         self.file.discard()  # a run that failed leaves no half file

@@ -4,13 +4,43 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from exporter.events import MATCH_KEYS
 from exporter.files import write_text
-from exporter.normalize import MATCH_KEYS
-from exporter.validation import REASONS
+
+# Why lines were not sent: the reason codes of the dbt model meta_capi_rejected_lines (and
+# of the exporter's own check of the events' age when it sends them), and of Meta's answers.
+REASONS = {
+    "missing_order_id": "order_id is empty",
+    "missing_external_id": "external_id is empty",
+    "missing_quantity": "quantity is empty",
+    "missing_timestamp": "timestamp is empty",
+    "missing_price": "price is empty",
+    "missing_currency": "currency is empty",
+    "missing_product_id": "product_id is empty",
+    "no_usable_email_or_phone": "neither a valid email nor a valid phone number",
+    "quantity_not_positive": "quantity is 0 or negative",
+    "quantity_too_large": "quantity is above 1,000,000",
+    "price_not_finite": "price is NaN or infinite",
+    "price_negative": "price is negative",
+    "price_too_large": "price is above 1,000,000,000,000",
+    "value_not_finite": "value is NaN or infinite",
+    "value_too_large": "the order's value (its value column, or the sum of price x quantity) is above 1,000,000,000,000",
+    "invalid_currency": "currency is not an ISO 4217 code",
+    "invalid_action_source": "action_source is not one of Meta's action sources",
+    "invalid_event_name": "event_name is not one of the allowed event names",
+    "invalid_timestamp": "timestamp is not a timestamp, a date, Unix seconds or an ISO 8601 string",
+    "timestamp_in_future": "timestamp is in the future",
+    "timestamp_too_old": "timestamp is older than Meta accepts (7 days; 62 for physical_store)",
+    "website_missing_client_user_agent": "website events need client_user_agent",
+    "website_missing_event_id": "website events need event_id",
+    "website_missing_event_source_url": "website events need event_source_url",
+    "order_customers_differ": "the order's lines belong to different customers (external_id or customer data differ)",
+    "order_currencies_differ": "the order's lines have different currencies",
+    "order_has_rejected_line": "another line of the same order was rejected",
+}
 
 # What a run can warn about without failing: code -> what to check.
 WARNINGS = {
@@ -42,8 +72,8 @@ class RunReport:
     rows_read: int = 0  # less than rows_in_model only when a run was stopped early
     rows_rejected: int = 0
     rejected_by_reason: Counter = field(default_factory=Counter)
-    # Values given but unusable, so left out of user_data: Meta key -> reason -> distinct
-    # customers, e.g. {"country": {"not_recognized": 64}} (normalize.DROP_REASONS).
+    # Values given but unusable, so left out of user_data: Meta key -> reason -> events sent,
+    # e.g. {"country": {"not_recognized": 64}} (reasons: macro meta_match_keys).
     dropped_user_data: dict[str, dict[str, int]] = field(default_factory=dict)
     # Of the events sent (written, in a dry run): how many carry each match key. Meta matches
     # events to people by these keys, so a key that stops arriving is a drop in match rate.
@@ -62,22 +92,23 @@ class RunReport:
     error: str | None = None
     payload_file: str | None = None
 
-    def count_dropped(self, dropped: tuple[tuple[str, str], ...]) -> None:
-        """Count one customer's unusable values: (Meta key, reason) pairs."""
-        for key, reason in dropped:
+    def count_event_keys(self, match_keys: str, dropped: str | None) -> None:
+        """Count one event sent: the match keys it carries ("em,ph,..."), and its customer's
+        values that were given but unusable ("ph:not_a_valid_number,...")."""
+        counts = self.match_key_events
+        for key in match_keys.split(","):
+            if key:
+                counts[key] += 1
+        for pair in dropped.split(",") if dropped else ():
+            key, reason = pair.split(":", 1)
             reasons = self.dropped_user_data.setdefault(key, {})
             reasons[reason] = reasons.get(reason, 0) + 1
 
-    def count_match_keys(self, keys_per_event: Iterable[tuple[str, ...]]) -> None:
-        counts = self.match_key_events
-        for keys in keys_per_event:
-            for key in keys:
-                counts[key] += 1
-
     def match_key_coverage(self) -> dict[str, float]:
-        """Share of the events sent that carry each match key (0 to 1), rounded to 0.1%."""
+        """Share of the events sent that carry each match key (0 to 1), rounded to 0.1%; empty
+        when nothing was sent (no share to tell)."""
         sent = self.events_sent
-        return {key: round(count / sent, 3) if sent else 0.0 for key, count in self.match_key_events.items()}
+        return {key: round(count / sent, 3) for key, count in self.match_key_events.items()} if sent else {}
 
     def state_columns(self) -> dict[str, object]:
         """What meta_capi.runs keeps of this report: the counts, and the nested figures as JSON."""
@@ -161,6 +192,6 @@ class RunReport:
             return []
         counts.sort(key=lambda item: (-item[0], item[1], item[2]))
         return [
-            "  match keys dropped      (distinct customers whose value was unusable, so not sent)",
+            "  match keys dropped      (events sent whose customer's value was unusable, so left out)",
             *(f"  {'':<24}{count:>9}  {key}: {reason.replace('_', ' ')}" for count, key, reason in counts),
         ]

@@ -17,23 +17,34 @@ from __future__ import annotations
 import copy
 import json
 import logging
+from collections import Counter
+from collections.abc import Iterator
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from exporter import migrations
 from exporter.config import ConfigError, check_numeric_id
+from exporter.events import MATCH_KEYS, Event
 from exporter.migrations import SCHEMA, StateError
+
+if TYPE_CHECKING:
+    from exporter.dbt_artifacts import ModelRelation
 
 log = logging.getLogger(__name__)
 
 SEND_LOG_COLUMNS = "dataset_id, event_id, order_id, payload_hash, run_id, fbtrace_id, sent_at, is_test"
 REJECTED_COLUMNS = "run_id, order_id, product_id, stage, reason, message, rejected_at"
 PROBE_RUN_ID = "meta-capi-write-check"  # never committed
+# Meta rejects an event older than 7 days (the whole request with it); it asks for store
+# purchases within 62 days. In seconds.
+MAX_AGE = 7 * 86400
+MAX_AGE_PHYSICAL_STORE = 62 * 86400
 
 
 class DatabaseBusyError(ConfigError):
@@ -47,6 +58,21 @@ class Rejection:
     stage: str  # "validation" (our rules) or "meta" (Meta rejected the event)
     reason: str
     message: str | None = None
+
+
+@dataclass
+class ModelCounts:
+    """The model's rows for one run, by what happens to them."""
+
+    rejected_lines: Counter = field(default_factory=Counter)  # reason -> item lines
+    pending_events: int = 0  # to send
+    pending_lines: int = 0
+    skipped_events: int = 0  # Meta already accepted the same payload
+    skipped_lines: int = 0
+
+    @property
+    def lines(self) -> int:
+        return sum(self.rejected_lines.values()) + self.pending_lines + self.skipped_lines
 
 
 class DatabaseError(ConfigError):
@@ -92,7 +118,7 @@ class StateStore:
     """Reads and writes the `meta_capi` tables; used from one thread only."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, dataset_id: str, run_id: str, is_test: bool) -> None:
-        check_numeric_id(dataset_id, "The dataset id")  # it is part of sent_payloads_query()
+        check_numeric_id(dataset_id, "The dataset id")
         self._con = con.cursor()
         self.dataset_id = dataset_id
         self.run_id = run_id
@@ -143,11 +169,83 @@ class StateStore:
             [*figures.values(), finished_at, exit_code, completed, error, self.run_id],
         )
 
-    def sent_payloads_query(self) -> str:
-        """SQL for the latest accepted payload hash per order_id of this dataset (real sends only)."""
-        return (
-            f"select order_id, arg_max(payload_hash, sent_at) as sent_payload_hash from {SCHEMA}.send_log "
-            f"where dataset_id = '{self.dataset_id}' and not is_test group by order_id"
+    # --- the events to send (dbt model meta_capi_events) ---------------------------------
+
+    def _events_sql(self, events: ModelRelation, resend: bool) -> str:
+        """Each sendable event of the model, with why it cannot be sent now (send_problem) and
+        whether Meta already has it (already_sent: the order's latest accepted payload is this
+        one). The model checked the window at dbt's as_of; the age is checked again here, at
+        the moment of sending, since Meta rejects a whole request for one event too old."""
+        match_keys = ", ".join(f"case when has_{key} then '{key}' end" for key in MATCH_KEYS)
+        sent = (
+            "select null as order_id, null as sent_hash where false"
+            if resend
+            else f"select order_id, arg_max(payload_hash, sent_at) as sent_hash from {SCHEMA}.send_log "
+            "where dataset_id = $dataset_id and not is_test group by order_id"
+        )
+        return f"""
+            select
+                events.event_id, events.order_id, events.payload, events.payload_hash, events.line_count,
+                concat_ws(',', {match_keys}) as match_keys,
+                events.dropped_user_data,
+                coalesce(sent.sent_hash = events.payload_hash, false) as already_sent,
+                case
+                    when events.event_time > $now then 'timestamp_in_future'
+                    when events.event_time <= $now
+                        - case when events.action_source = 'physical_store' then {MAX_AGE_PHYSICAL_STORE} else {MAX_AGE} end
+                        then 'timestamp_too_old'
+                end as send_problem
+            from {events.sql()} as events
+            left join ({sent}) as sent on sent.order_id = events.order_id
+            where events.reject_reason is null"""
+
+    def event_counts(self, events: ModelRelation, rejected_lines: ModelRelation, now: int, resend: bool) -> ModelCounts:
+        """What the models hold for this run, before anything is sent."""
+        parameters = {"dataset_id": self.dataset_id, "now": now} if not resend else {"now": now}
+        by_outcome = self._con.execute(
+            "select already_sent, send_problem, count(*), coalesce(sum(line_count), 0) "
+            f"from ({self._events_sql(events, resend)}) group by all",
+            parameters,
+        ).fetchall()
+        rejected = self._con.execute(f"select reason, count(*) from {rejected_lines.sql()} group by reason").fetchall()
+        counts = ModelCounts(rejected_lines=Counter(dict(rejected)))
+        for already_sent, send_problem, event_count, line_count in by_outcome:
+            if already_sent:
+                counts.skipped_events += event_count
+                counts.skipped_lines += line_count
+            elif send_problem:
+                counts.rejected_lines[send_problem] += line_count
+            else:
+                counts.pending_events += event_count
+                counts.pending_lines += line_count
+        return counts
+
+    def pending_events(self, events: ModelRelation, now: int, resend: bool, chunk_rows: int = 1000) -> Iterator[Event]:
+        """The events to send: sendable, not too old now, and not already accepted by Meta."""
+        parameters = {"dataset_id": self.dataset_id, "now": now} if not resend else {"now": now}
+        cursor = self._con.cursor()
+        cursor.execute(
+            f"select {', '.join(Event._fields)} from ({self._events_sql(events, resend)}) "
+            "where not already_sent and send_problem is null",
+            parameters,
+        )
+        while rows := cursor.fetchmany(chunk_rows):
+            yield from map(Event._make, rows)
+
+    def record_model_rejections(
+        self, events: ModelRelation, rejected_lines: ModelRelation, now: int, resend: bool, rejected_at: datetime
+    ) -> None:
+        """Copy the model's rejected lines, and the events too old to send now, into rejected_rows."""
+        parameters = {"run_id": self.run_id, "at": rejected_at, "now": now}
+        if not resend:
+            parameters["dataset_id"] = self.dataset_id
+        self._con.execute(
+            f"insert into {SCHEMA}.rejected_rows ({REJECTED_COLUMNS}) "
+            f"select $run_id, order_id, product_id, 'validation', reason, null, $at from {rejected_lines.sql()} "
+            "union all "
+            f"select $run_id, order_id, null, 'validation', send_problem, null, $at from ({self._events_sql(events, resend)}) "
+            "where not already_sent and send_problem is not null",
+            parameters,
         )
 
     def record_accepted(self, rows: list[tuple[str, str, str, str | None, datetime]]) -> None:

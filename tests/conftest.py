@@ -1,4 +1,5 @@
-"""Shared fixtures: a fake Meta API on 127.0.0.1 and a DuckDB file holding a model table."""
+"""Shared fixtures: a fake Meta API on 127.0.0.1 and a DuckDB file holding a line model and the
+event models dbt builds from it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from event_models import EVENT_MODELS, build_event_models
 from fake_meta import FakeMeta
 
 from exporter import redact
@@ -82,12 +84,13 @@ def order_lines(count: int, first: int = 0, hours_ago: float = 5, customers: int
 
 @dataclass
 class ModelFile:
-    """A DuckDB file with a `meta_offline_events` table and the dbt manifest that points at it."""
+    """A DuckDB file with a `meta_offline_events` table, the event models built from it (as `dbt run`
+    builds them, see event_models.py), and a dbt manifest that points at them."""
 
     database: Path
     target: Path
 
-    def write(self, lines: list[dict]) -> None:
+    def write(self, lines: list[dict], build: bool = True) -> None:
         con = duckdb.connect(str(self.database))
         con.execute(f"create or replace table main.meta_offline_events ({MODEL_COLUMNS})")
         if lines:
@@ -99,6 +102,12 @@ class ModelFile:
                 [[line[name] for line in lines] for name in names],
             )
         con.close()
+        if build:
+            self.build_events()
+
+    def build_events(self, as_of: datetime | None = None) -> None:
+        """(Re)build the event models from the line table, as `dbt run` would at `as_of` (default now)."""
+        build_event_models(self.database, as_of)
 
     def query(self, sql: str) -> list[tuple]:
         con = duckdb.connect(str(self.database))
@@ -111,22 +120,31 @@ class ModelFile:
         return ["--database", str(self.database), "--dbt-target-path", str(self.target), *extra]
 
 
+def model_node_id(name: str) -> str:
+    return f"model.offline_conversions.{name}"
+
+
 @pytest.fixture
 def model(tmp_path) -> ModelFile:
     target = tmp_path / "target"
     target.mkdir()
-    unique_id = "model.offline_conversions.meta_offline_events"
-    node = {
-        "resource_type": "model",
-        "name": "meta_offline_events",
-        "database": "warehouse",  # DuckDB names the catalog after the file
-        "schema": "main",
-        "alias": "meta_offline_events",
+    names = ("meta_offline_events", *EVENT_MODELS)
+    nodes = {
+        model_node_id(name): {
+            "resource_type": "model",
+            "name": name,
+            "database": "warehouse",  # DuckDB names the catalog after the file
+            "schema": "main",
+            "alias": name,
+        }
+        for name in names
     }
-    (target / "manifest.json").write_text(json.dumps({"nodes": {unique_id: node}}))
-    # As `dbt run` leaves it: the latest invocation built the model.
-    run_results = {"args": {"which": "run"}, "results": [{"unique_id": unique_id, "status": "success"}]}
-    (target / "run_results.json").write_text(json.dumps(run_results))
+    # Each event model is built from the one before it, the first from the line model.
+    parent_map = {model_node_id(child): [model_node_id(parent)] for parent, child in zip(names, names[1:])}
+    (target / "manifest.json").write_text(json.dumps({"nodes": nodes, "parent_map": parent_map}))
+    # As `dbt run` leaves it: the latest invocation built the models.
+    results = [{"unique_id": node_id, "status": "success"} for node_id in nodes]
+    (target / "run_results.json").write_text(json.dumps({"args": {"which": "run"}, "results": results}))
     return ModelFile(tmp_path / "warehouse.duckdb", target)
 
 

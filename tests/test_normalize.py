@@ -16,7 +16,7 @@ from conftest import KNOWN_HASHES
 from facebook_business.adobjects.serverside.normalize import Normalize
 
 from exporter import normalize as nz
-from exporter.normalize import (
+from reference_normalize import (
     DEFAULT_REGION,
     hashed_user_data,
     is_sha256,

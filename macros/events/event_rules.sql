@@ -54,7 +54,7 @@
         cast({{ value }} as bigint)
     {%- elif kind in ('FLOAT', 'DOUBLE') or kind.startswith('DECIMAL') -%}
         case when isfinite(cast({{ value }} as double)) then cast(trunc({{ value }}) as bigint) end
-    {%- elif kind.startswith('VARCHAR') -%}
+    {%- elif meta_is_text_type(kind) -%}
         case
             when regexp_full_match(trim({{ value }}), '-?[0-9]+') then try_cast(trim({{ value }}) as bigint)
             else cast(floor(epoch({{ meta_to_utc_timestamp(value, kind, 'UTC') }})) as bigint)
@@ -67,13 +67,19 @@
 {%- endmacro %}
 
 
+{#- Whether a column type (as the adapter names it) holds text. -#}
+{% macro meta_is_text_type(data_type) -%}
+    {{ return(((data_type or '') | upper | trim).startswith(('VARCHAR', 'TEXT', 'STRING', 'CHAR'))) }}
+{%- endmacro %}
+
+
 {#- The first required value that is NULL or blank, as `missing_<column>`. -#}
 {% macro meta_missing_value_reason(columns) -%}
     case
     {%- for column_name in meta_required_line_columns() + (['product_id'] if 'product_id' in columns else []) %}
         {%- set value = adapter.quote(column_name) %}
         when {{ value }} is null
-            {%- if (columns.get(column_name) or '') | upper == 'VARCHAR' %} or trim({{ value }}) = ''{% endif %}
+            {%- if meta_is_text_type(columns.get(column_name)) %} or trim({{ value }}) = ''{% endif %}
             then 'missing_{{ column_name }}'
     {%- endfor %}
     end

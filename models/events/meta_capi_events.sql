@@ -128,7 +128,10 @@ final as (
         {%- endfor %}
         action_source,
         line_count,
-        dropped_user_data
+        dropped_user_data,
+        {#- The moment the rules were checked at (var as_of): the window test checks event_time
+            against it, so it holds when `dbt test` runs later. #}
+        {{ meta_as_of() }} as checked_at
     from with_payload
 
 )

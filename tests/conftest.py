@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import duckdb
@@ -140,7 +141,7 @@ def model(tmp_path) -> ModelFile:
         for name in names
     }
     # Each event model is built from the one before it, the first from the line model.
-    parent_map = {model_node_id(child): [model_node_id(parent)] for parent, child in zip(names, names[1:])}
+    parent_map = {model_node_id(child): [model_node_id(parent)] for parent, child in pairwise(names)}
     (target / "manifest.json").write_text(json.dumps({"nodes": nodes, "parent_map": parent_map}))
     # As `dbt run` leaves it: the latest invocation built the models.
     results = [{"unique_id": node_id, "status": "success"} for node_id in nodes]

@@ -14,7 +14,7 @@ from collections import Counter
 import pytest
 from conftest import DATASET, TOKEN, order_lines
 
-from exporter.events import EventBuilder
+from exporter.state import StateStore
 
 BATCH, CONCURRENCY, ORDERS = 20, 2, 600
 
@@ -220,16 +220,17 @@ def test_a_bug_mid_run_ends_the_run_and_shows_a_scrubbed_traceback_only_with_v(
     model, meta, export_env, tmp_path, capsys, monkeypatch
 ):
     model.write(order_lines(30))
-    build = EventBuilder.build
+    read = StateStore.pending_events
     built = []
 
-    def build_then_fail(self, order):
-        built.append(order.order_id)
-        if len(built) == 20:
-            raise RuntimeError(f"a bug that mentions the token {TOKEN}")
-        return build(self, order)
+    def read_then_fail(self, *args, **kwargs):
+        for event in read(self, *args, **kwargs):
+            built.append(event.order_id)
+            if len(built) == 20:
+                raise RuntimeError(f"a bug that mentions the token {TOKEN}")
+            yield event
 
-    monkeypatch.setattr(EventBuilder, "build", build_then_fail)
+    monkeypatch.setattr(StateStore, "pending_events", read_then_fail)
 
     for flags, traceback in (([], False), (["-v"], True)):
         report_path = tmp_path / "report.json"

@@ -1,21 +1,19 @@
-"""Normalization and hashing of user_data (meta-capi.md, "Customer information")."""
+"""The reference normalizer (tests/reference_normalize.py) against Meta's rules (meta-capi.md,
+"Customer information"): the SQL macros are checked against it."""
 
 from __future__ import annotations
 
 import datetime
 import gettext
 import hashlib
-import subprocess
-import sys
 from collections.abc import Callable
 
 import phonenumbers
 import pycountry
 import pytest
+import reference_normalize as nz
 from conftest import KNOWN_HASHES
 from facebook_business.adobjects.serverside.normalize import Normalize
-
-from exporter import normalize as nz
 from reference_normalize import (
     DEFAULT_REGION,
     hashed_user_data,
@@ -595,20 +593,6 @@ def test_every_translated_name_means_its_own_country_or_nothing() -> None:
         if nz._key(name) not in nz._COUNTRIES and normalize_country(name) not in (code, None)
     ]
     assert wrong == []
-
-
-def test_codes_and_english_names_never_read_the_translations() -> None:
-    # Reading ~150 gettext catalogs takes a good part of a second: only a name that is
-    # neither a code nor an English name pays for it, once per process.
-    script = (
-        "from exporter import normalize as nz; "
-        "assert nz.normalize_country('US') == 'us' and nz.normalize_country('Germany') == 'de'; "
-        "assert nz.hashed_user_data({'phone': '+44 20 7946 0958', 'country': 'GBR'}); "
-        "assert nz._translated_names.cache_info().currsize == 0; "
-        "assert nz.normalize_country('Deutschland') == 'de'; "
-        "assert nz._translated_names.cache_info().currsize == 1"
-    )
-    subprocess.run([sys.executable, "-c", script], check=True)
 
 
 # --- external_id ------------------------------------------------------------------------

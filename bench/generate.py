@@ -211,7 +211,10 @@ def _digits(roll: str, count: int) -> str:
     return f"lpad((({roll}) % {10**count})::varchar, {count}, '0')"
 
 
-def customers_sql(schema: str, customers: int) -> str:
+def customers_sql(schema: str, customers: int, clean: bool = False, first: int = 0, insert: bool = False) -> str:
+    """SQL creating `schema`.customer_360 with customers `first` .. `first + customers - 1` (or,
+    with `insert`, adding them to it). `clean`: every customer has a valid email and phone, a
+    country code and a usable value in every other column (nothing malformed or unusable)."""
     countries_values = ", ".join(
         f"({_lit(code)}, {_lit(alpha3)}, {_lit(name)})" for code, alpha3, name, _, _ in COUNTRIES
     )
@@ -312,8 +315,9 @@ def customers_sql(schema: str, customers: int) -> str:
             "BR": "loc_postal || '-' || " + _digits("r_zip", 3),
         }
     )
+    statement = f"insert into {schema}.customer_360" if insert else f"create or replace table {schema}.customer_360 as"
     return f"""
-create or replace table {schema}.customer_360 as
+{statement}
 with
 countries (cc, alpha3, country_name) as (values {countries_values}),
 rolls as (
@@ -326,7 +330,7 @@ rolls as (
         hash(c, 12) % 100 as r_country, hash(c, 13) as r_zip, hash(c, 14) as r_zip4,
         hash(c, 15) % 100 as r_bd, hash(c, 16) % 100 as r_gender, hash(c, 17) % 100 as r_loc_null,
         hash(c, 18) % 100 as r_name_case
-    from range({customers}) as keys (c)
+    from range({first}, {first + customers}) as keys (c)
 ),
 named as (
     select
@@ -352,6 +356,7 @@ final as (
     select
         md5('amperity-' || c::varchar) as id_hex,
         case
+            when {clean} then given_ascii || '.' || sur_ascii || c::varchar || '@' || domain
             when r_email < 120 then null
             when r_email < 130 then given_ascii || '.' || sur_ascii || c::varchar || '@'
             when r_email < 133 then sha256(given_ascii || c::varchar || '@' || domain)
@@ -364,20 +369,21 @@ final as (
                 || (case when r_email % 10 = 0 then ' ' else '' end)
         end as email,
         case
+            when {clean} then {phone_formatted}
             when r_phone < 150 then null
             when r_phone < 160 then {_pick(["12345", "n/a", "000-000-0000", "555-1212", "+1 999"], "r_phf")}
             else {phone_formatted}
         end as phone,
         case when r_name_case < 4 then upper(given) when r_name_case < 6 then ' ' || given || ' ' else given end as given_name,
         case when r_name_case between 50 and 52 then upper(sur) else sur end as surname,
-        case when r_bd < 40 then null else date '1945-01-01' + (r_bd * 7919 + r_given % 20000)::int % 21000 end as birthdate,
+        case when r_bd < 40 and not {clean} then null else date '1945-01-01' + (r_bd * 7919 + r_given % 20000)::int % 21000 end as birthdate,
         {_pick(["F", "M", "female", "Male", "f", "m", "F", "M", "FEMALE", "male"], "r_gender")} as gender_pick,
         r_gender,
-        case when r_loc_null < 8 then null else loc_city end as city,
-        case when r_loc_null < 10 then null else loc_state end as state,
-        case when r_loc_null < 9 then null else {postal} end as postal,
+        case when r_loc_null < 8 and not {clean} then null else loc_city end as city,
+        case when r_loc_null < 10 and not {clean} then null else loc_state end as state,
+        case when r_loc_null < 9 and not {clean} then null else {postal} end as postal,
         case
-            when r_country < 80 then cc
+            when r_country < 80 or {clean} then cc
             when r_country < 86 then lower(cc)
             when r_country < 92 then countries.alpha3
             when r_country < 97 then countries.country_name
@@ -392,7 +398,7 @@ select
     given_name,
     surname,
     birthdate,
-    case when r_gender < 75 then gender_pick when r_gender < 80 then 'unknown' when r_gender < 83 then 'X' end as gender,
+    case when r_gender < 75 or {clean} then gender_pick when r_gender < 80 then 'unknown' when r_gender < 83 then 'X' end as gender,
     city,
     state,
     postal,
@@ -401,24 +407,54 @@ from final
 """
 
 
-def transactions_sql(schema: str, lines: int, customers: int, as_of: datetime) -> str:
+def _customer_of_order(k: str, customers: int, clean: bool) -> str:
+    """SQL: the customer index of order `k` (~1.5% missing from customer_360, unless clean)."""
+    missing = f"hash({k}, 102) % 1000 < 15 and not {clean}"
+    return f"case when {missing} then {customers} + hash({k}, 109) % 100000 else hash({k}, 103) % {customers} end"
+
+
+def transactions_sql(
+    schema: str,
+    lines: int,
+    customers: int,
+    as_of: datetime,
+    clean: bool = False,
+    days: int = 6,
+    first_order: int = 0,
+    new_customers: tuple[int, int, int] | None = None,
+) -> str:
+    """SQL creating `schema`.unified_itemized_transactions with `lines` lines of orders numbered
+    from `first_order`, in the `days` days before `as_of`. `clean`: only sales (no cancellations,
+    returns or zero quantities), every customer in customer_360, valid currencies.
+
+    `new_customers` = (first, cold_orders, per_mille): add the lines instead, each order placed
+    by a customer of one of the `cold_orders` first orders, or (per_mille of them) by a new
+    customer numbered from `first`."""
     orders = lines // 3 + 1000  # 3 lines per order on average; the cumulative sum cuts at exactly `lines`
     currency = "case " + " ".join(f"when cust_cc = '{code}' then '{cur}'" for code, _, _, cur, _ in COUNTRIES) + " end"
-    window_seconds = 6 * 86400 - 120
+    window_seconds = days * 86400 - 120
+    if new_customers:
+        first, cold_orders, per_mille = new_customers
+        existing = _customer_of_order(f"hash(k, 110) % {cold_orders}", customers, clean)
+        customer = f"case when hash(k, 111) % 1000 < {per_mille} then {first} + k - {first_order} else {existing} end"
+        statement = f"insert into {schema}.unified_itemized_transactions"
+    else:
+        customer = _customer_of_order("k", customers, clean)
+        statement = f"create or replace table {schema}.unified_itemized_transactions as"
     return f"""
-create or replace table {schema}.unified_itemized_transactions as
+{statement}
 with
 orders as (
     select
         k,
         (1 + hash(k, 101) % 5)::bigint as size,
-        case when hash(k, 102) % 1000 < 15 then {customers} + hash(k, 109) % 100000 else hash(k, 103) % {customers} end as customer,
+        {customer} as customer,
         hash(k, 104) % 400 as store,
         hash(k, 105) % {window_seconds} as seconds_back,
         hash(k, 106) % 100 as r_channel,
         hash(k, 107) % 10000 as r_currency,
         hash(k, 108) % 3 as r_brand
-    from range({orders}) as keys (k)
+    from range({first_order}, {first_order + orders}) as keys (k)
 ),
 placed as (
     select *, sum(size) over (order by k rows between unbounded preceding and current row) - size as first_line
@@ -445,7 +481,10 @@ shaped as (
     select
         *,
         (case when r_qty < 78 then 1 when r_qty < 92 then 2 when r_qty < 97 then 3 else 4 + r_qty % 3 end)::integer as qty,
-        case when r_kind < 10 then 'cancellation' when r_kind < 30 then 'return' when r_kind < 35 then 'zero' else 'sale' end as kind
+        case
+            when {clean} then 'sale'
+            when r_kind < 10 then 'cancellation' when r_kind < 30 then 'return' when r_kind < 35 then 'zero' else 'sale'
+        end as kind
     from rolled
 )
 select
@@ -456,6 +495,7 @@ select
     (case kind when 'sale' then qty when 'zero' then 0 else -qty end)::integer as item_quantity,
     (case kind when 'sale' then 1 when 'zero' then 0 else -1 end * qty * unit_cents / 100)::decimal(18, 2) as item_revenue,
     case
+        when {clean} then {currency}
         when r_currency < 200 then null
         when r_currency < 220 then lower({currency})
         when r_currency < 222 then 'US$'
@@ -464,20 +504,20 @@ select
     case when r_channel < 92 then 'store' else 'store-kiosk' end as purchase_channel,
     ['Contoso', 'Fabrikam', 'Northwind'][1 + r_brand::bigint] as purchase_brand,
     'ST' || lpad(store::varchar, 4, '0') as store_id,
-    case when kind = 'cancellation' then true when r_flags < 20 then null else false end as is_cancellation,
-    case when kind = 'return' then true when r_flags < 20 then null else false end as is_return
+    case when kind = 'cancellation' then true when r_flags < 20 and not {clean} then null else false end as is_cancellation,
+    case when kind = 'return' then true when r_flags < 20 and not {clean} then null else false end as is_return
 from shaped
 """
 
 
-def generate(database: str, lines: int, as_of: datetime, schema: str = "bench_source") -> dict:
+def generate(database: str, lines: int, as_of: datetime, schema: str = "bench_source", clean: bool = False) -> dict:
     """Create `schema`.customer_360 and `schema`.unified_itemized_transactions in `database`."""
     customers = max(1, lines // 5)
     con = duckdb.connect(database)
     try:
         con.execute(f"create schema if not exists {schema}")
-        con.execute(customers_sql(schema, customers))
-        con.execute(transactions_sql(schema, lines, customers, as_of))
+        con.execute(customers_sql(schema, customers, clean))
+        con.execute(transactions_sql(schema, lines, customers, as_of, clean))
         got_lines = con.execute(f"select count(*) from {schema}.unified_itemized_transactions").fetchone()[0]
         got_customers = con.execute(f"select count(*) from {schema}.customer_360").fetchone()[0]
         con.execute("checkpoint")
@@ -486,3 +526,38 @@ def generate(database: str, lines: int, as_of: datetime, schema: str = "bench_so
     if got_lines != lines:
         raise RuntimeError(f"generated {got_lines} lines, expected {lines}")
     return {"lines": got_lines, "customers": got_customers}
+
+
+# The second day (warm run): the contact data of this share of the customers changes, and this
+# share of the new day's orders comes from new customers. With ~1.6 orders per customer over the
+# first 6 days, that leaves ~90% of the window's distinct customers already hashed.
+WARM_CHANGED_PER_MILLE = 50
+WARM_NEW_CUSTOMER_PER_MILLE = 160
+
+
+def warm_day(database: str, lines: int, as_of: datetime, schema: str = "bench_source", clean: bool = False) -> dict:
+    """Turn the data of `generate(database, lines, ...)` into the next day's: a day of new orders
+    (lines / 6 lines, in the day before `as_of`, the new run's), some from new customers, and
+    new contact data (email) for WARM_CHANGED_PER_MILLE of the customers."""
+    customers = max(1, lines // 5)
+    cold_orders = lines // 3 + 1000
+    day_lines = max(1, lines // 6)
+    day_orders = day_lines // 3 + 1000
+    first_new = customers + 200_000  # past the ids of the customers missing from customer_360
+    con = duckdb.connect(database)
+    try:
+        con.execute(
+            f"update {schema}.customer_360 set email = 'moved.' || left(md5(amperity_id), 12) || '@example.org' "
+            f"where hash(amperity_id, 77) % 1000 < {WARM_CHANGED_PER_MILLE}"
+        )
+        con.execute(customers_sql(schema, day_orders, clean, first=first_new, insert=True))
+        new_customers = (first_new, cold_orders, WARM_NEW_CUSTOMER_PER_MILLE)
+        con.execute(
+            transactions_sql(schema, day_lines, customers, as_of, clean, days=1, first_order=cold_orders,
+                             new_customers=new_customers)
+        )  # fmt: skip
+        got_lines = con.execute(f"select count(*) from {schema}.unified_itemized_transactions").fetchone()[0]
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    return {"lines": got_lines, "day_lines": day_lines}

@@ -3,14 +3,16 @@
     python -m bench.limits scan --database F --relation main.meta_offline_events --out R.json
     python -m bench.limits http --database F --relation ... --url U --events N --concurrency 4 --out R.json
 
-`scan`: read the model with DuckDB into Python tuples, 10,000 rows per `fetchmany` (reading
-alone), as stored (`--order plain`) or in the exporter's order (`--order ordered`: `order by
-order_id, product_id`), with `--memory-limit` (the bench passes the exporter's default).
+`scan`: read a model with DuckDB into Python tuples, 10,000 rows per `fetchmany` (reading
+alone), as stored (`--order plain`), in the line order (`--order ordered`: `order by order_id,
+product_id`), or, from meta_capi_events, the columns of the sendable events the exporter reads
+(`--order payloads`), with `--memory-limit` (the bench passes the exporter's default).
 
 `http`: post pre-built request bodies of 1,000 events to the sink at the given concurrency (the
 HTTP path alone): one pooled `requests.Session`, a thread pool, `events_received` checked. The
-bodies are built before the clock starts from the model's first orders, shaped like the
-exporter's (compact JSON, hashed user_data, contents), and reused round-robin.
+bodies are built before the clock starts from the first sendable payloads of meta_capi_events
+(`--relation`; the very bytes the exporter posts) or, from a line model, events shaped like
+them, and reused round-robin.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ def scan(database: str, relation: str, order: str, memory_limit: str | None) -> 
     con.execute("set preserve_insertion_order = false")
     if order == "ordered":
         query = f"select * from {relation} order by order_id, product_id"
+    elif order == "payloads":
+        query = f"select event_id, order_id, payload, payload_hash, line_count from {relation} where reject_reason is null"
     else:
         query = f"select * from {relation}"
     started = time.perf_counter()
@@ -59,6 +63,13 @@ def _sha(value) -> str:
 def sample_event_jsons(database: str, relation: str, count: int) -> list[str]:
     """`count` events shaped like the exporter's, from the model's first orders."""
     con = duckdb.connect(database, read_only=True)
+    columns = {row[0] for row in con.execute(f"describe select * from {relation}").fetchall()}
+    if "payload" in columns:  # the event model: its payloads are what the exporter posts
+        payloads = con.execute(
+            f"select payload from {relation} where reject_reason is null order by order_id limit {count}"
+        ).fetchall()
+        con.close()
+        return [payload for (payload,) in payloads]
     rows = con.execute(
         f"select * from {relation} where order_id in "
         f"(select distinct order_id from {relation} order by order_id limit {count}) order by order_id, product_id"
@@ -152,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", required=True)
     parser.add_argument("--relation", required=True)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--order", choices=["plain", "ordered"], default="plain")
+    parser.add_argument("--order", choices=["plain", "ordered", "payloads"], default="plain")
     parser.add_argument("--memory-limit", help="DuckDB memory_limit for the scan")
     parser.add_argument("--url")
     parser.add_argument("--events", type=int)

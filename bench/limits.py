@@ -43,7 +43,9 @@ def scan(database: str, relation: str, order: str, memory_limit: str | None) -> 
     if order == "ordered":
         query = f"select * from {relation} order by order_id, product_id"
     elif order == "payloads":
-        query = f"select event_id, order_id, payload, payload_hash, line_count from {relation} where reject_reason is null"
+        query = (
+            f"select event_id, order_id, payload, payload_hash, line_count from {relation} where reject_reason is null"
+        )
     else:
         query = f"select * from {relation}"
     started = time.perf_counter()

@@ -234,7 +234,9 @@ class Bench:
                 processes=result.tree_max_processes,
             )
         )
-        self.say(f"  {result.wall_seconds:.1f}s (models {run_results['elapsed_time']:.1f}s), peak RSS {result.peak_rss_mb:.0f} MB")
+        self.say(
+            f"  {result.wall_seconds:.1f}s (models {run_results['elapsed_time']:.1f}s), peak RSS {result.peak_rss_mb:.0f} MB"
+        )
         return result, models
 
     def dbt(self) -> None:
@@ -542,8 +544,11 @@ class Bench:
                 (dbt.cpu_seconds or 0) + (exporter.cpu_seconds or 0),
                 f"dbt {dbt.wall_seconds:.1f}s (models {dbt.extra.get('models_seconds', 0):.1f}s) "
                 f"+ exporter {exporter.wall_seconds:.1f}s; RSS the larger",
-                {"dbt_seconds": dbt.wall_seconds, "dbt_models_seconds": dbt.extra.get("models_seconds"),
-                 "exporter_seconds": exporter.wall_seconds},  # fmt: skip
+                {
+                    "dbt_seconds": dbt.wall_seconds,
+                    "dbt_models_seconds": dbt.extra.get("models_seconds"),
+                    "exporter_seconds": exporter.wall_seconds,
+                },  # fmt: skip
                 background_cores=max(dbt.background_cores or 0, exporter.background_cores or 0),
             )
         )
@@ -569,7 +574,7 @@ class Bench:
         self.dbt_run("dbt-warm-events", "warm: dbt run: event models", ["--select", EVENTS_SELECTOR],
                      self.warm_database, self.warm_target, as_of, WARM_LOOKBACK_DAYS)  # fmt: skip
         con = duckdb.connect(str(self.warm_database), read_only=True)
-        rows, = con.execute(f"select count(*) from {MODEL}").fetchone()
+        (rows,) = con.execute(f"select count(*) from {MODEL}").fetchone()
         sendable, hashed_after = con.execute(
             f"select count(*) filter (where reject_reason is null), (select count(*) from {CUSTOMERS}) from {EVENTS}"
         ).fetchone()
@@ -722,7 +727,9 @@ class Bench:
             )
         lines += ["", f"{'ratio':<56} {'measured':>10}  {'target':<36} met"]
         for name, value, target, met in self.ratios():
-            shown = f"{value:>9.0f} " if "RSS" in name else f"{value:>9.1%} " if "%" in target[:6] else f"{value:>9.2f}x"
+            shown = (
+                f"{value:>9.0f} " if "RSS" in name else f"{value:>9.1%} " if "%" in target[:6] else f"{value:>9.2f}x"
+            )
             verdict = "-" if met is None else "yes" if met else "NO"
             lines.append(f"{name:<56} {shown:>10}  {target:<36} {verdict}")
         return "\n".join(lines)

@@ -195,7 +195,13 @@ class _Export:
         for event in batch:
             report.rows_read += event.line_count
             report.count_event_keys(event.match_keys, event.dropped_user_data)
-        sink.submit(batch)
+        try:
+            sink.submit(batch)
+        except BaseException:
+            # Stopped (Ctrl-C, SIGTERM) while waiting for a free connection: counted as sent but
+            # never posted, so not delivered; sent = accepted + rejected + not delivered holds.
+            report.events_undelivered += len(batch)
+            raise
 
     def flush_rejections(self) -> None:
         self.state.record_rejections(self.rejections, self.now().replace(tzinfo=None))

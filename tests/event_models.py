@@ -76,7 +76,12 @@ def _compile(shape: tuple, catalog: str, table: str) -> dict[str, str]:
 def _load_reference_seeds(con: duckdb.DuckDBPyConnection) -> None:
     """The reference seeds as `dbt seed` loads them: every column text, but those seeds/_seeds.yml types."""
     con.execute(f"create schema if not exists {REFERENCE_SCHEMA}")
+    loaded = {row[0] for row in con.execute(
+        "select table_name from information_schema.tables where table_schema = ?", [REFERENCE_SCHEMA]
+    ).fetchall()}  # fmt: skip
     for path in sorted(REFERENCE_SEEDS.glob("*.csv")):
+        if path.stem in loaded:  # rebuilt from a new line table in the same file
+            continue
         types = SEED_TYPES.get(path.stem, {})
         with path.open(newline="") as file:
             header = next(csv.reader(file))

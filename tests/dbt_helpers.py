@@ -95,8 +95,9 @@ def write_profile(profiles_dir: Path | str, settings: Mapping[str, str] | None =
     profiles_dir.mkdir(parents=True, exist_ok=True)
     text = PROFILE_EXAMPLE.read_text()
     if settings:
-        # JSON is YAML: a flow mapping indented under the `dev` output.
-        text = text.rstrip("\n") + "\n      settings: " + json.dumps(dict(settings)) + "\n"
+        # Added to the example's own `settings:` mapping (JSON strings are YAML scalars).
+        extra = "".join(f"        {key}: {json.dumps(value)}\n" for key, value in settings.items())
+        text = text.replace("      settings:\n", "      settings:\n" + extra, 1)
     (profiles_dir / "profiles.yml").write_text(text)
     return profiles_dir
 

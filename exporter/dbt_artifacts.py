@@ -122,8 +122,12 @@ def find_event_models(target_path: Path, line_model: str, allow_unsuccessful: bo
         find_model(target_path, EVENTS_MODEL, allow_unsuccessful),
         find_model(target_path, REJECTED_LINES_MODEL, allow_unsuccessful),
     )
-    upstream = _upstream_names(json.loads((target_path / "manifest.json").read_text()), models.events.unique_id)
-    if line_model not in upstream:
+    manifest = json.loads((target_path / "manifest.json").read_text())
+    if not any(node.get("name") == line_model for node in (manifest.get("nodes") or {}).values()):
+        raise ConfigError(
+            f"dbt's manifest has no model named {line_model!r}: check --model (default meta_offline_events)."
+        )
+    if line_model not in _upstream_names(manifest, models.events.unique_id):
         raise ConfigError(
             f"dbt builds {EVENTS_MODEL} from another model than {line_model!r}. To send the events of {line_model}, "
             f"build them from it: dbt build --vars '{{meta_lines_model: {line_model}}}'."

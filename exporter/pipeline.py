@@ -62,6 +62,7 @@ def run_export(config: ExportConfig, now: Callable[[], datetime] = utc_now) -> R
             started = now()
             run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
             state = StateStore(con, config.dataset_id, run_id, is_test=bool(config.test_event_code))
+            state.check_event_models(*models)
             state.prepare(started.replace(tzinfo=None))  # migrations and checks: before anything is sent
             state.start_run(config.model, config.dry_run, started.replace(tzinfo=None))
         except duckdb.Error as exc:

@@ -171,6 +171,29 @@ class StateStore:
 
     # --- the events to send (dbt model meta_capi_events) ---------------------------------
 
+    def check_event_models(self, events: ModelRelation, rejected_lines: ModelRelation) -> None:
+        """Refuse, before the run starts, event tables that are missing or lack a column the
+        exporter reads (built by an older release of the models)."""
+        needed = {
+            events: ("event_id", "order_id", "event_time", "payload", "payload_hash", "reject_reason", "action_source",
+                     "line_count", "dropped_user_data", *(f"has_{key}" for key in MATCH_KEYS)),
+            rejected_lines: ("order_id", "product_id", "reason"),
+        }  # fmt: skip
+        for relation, columns in needed.items():
+            try:
+                present = {row[0] for row in self._con.execute(f"describe {relation.sql()}").fetchall()}
+            except duckdb.CatalogException:
+                raise ConfigError(
+                    f"The model {relation} is not in the DuckDB file: run `dbt build` first (with the same profile "
+                    "and target as the exporter)."
+                ) from None
+            missing = [name for name in columns if name not in present]
+            if missing:
+                raise ConfigError(
+                    f"The model {relation} lacks column(s) {', '.join(missing)}: it was built by another release of "
+                    "the models. Run `dbt build` again."
+                )
+
     def _events_sql(self, events: ModelRelation, resend: bool) -> str:
         """Each sendable event of the model, with why it cannot be sent now (send_problem) and
         whether Meta already has it (already_sent: the order's latest accepted payload is this

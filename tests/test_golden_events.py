@@ -11,7 +11,6 @@ order in which the exporter emits orders may change; the text of every event may
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -55,8 +54,3 @@ def test_sample_data_gives_exactly_the_golden_events(tmp_path):
     if os.environ.get("UPDATE_GOLDEN"):
         GOLDEN.write_bytes(sorted_bodies(bodies))
     assert sorted_bodies(bodies) == GOLDEN.read_bytes()
-
-    # Worker processes (used for large models) build the very same bytes.
-    in_workers = tmp_path / "in_workers.jsonl"
-    run_export(replace(config, dry_run_output=in_workers, workers=2), now=lambda: report_now)
-    assert sorted_bodies(in_workers) == GOLDEN.read_bytes()

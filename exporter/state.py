@@ -208,7 +208,8 @@ class StateStore:
         )
         return f"""
             select
-                events.event_id, events.order_id, events.payload, events.payload_hash, events.line_count,
+                events.event_id, events.order_id, events.event_time, events.payload, events.payload_hash,
+                events.line_count,
                 concat_ws(',', {match_keys}) as match_keys,
                 events.dropped_user_data,
                 coalesce(sent.sent_hash = events.payload_hash, false) as already_sent,
@@ -244,12 +245,13 @@ class StateStore:
         return counts
 
     def pending_events(self, events: ModelRelation, now: int, resend: bool, chunk_rows: int = 1000) -> Iterator[Event]:
-        """The events to send: sendable, not too old now, and not already accepted by Meta."""
+        """The events to send: sendable, not too old now, and not already accepted by Meta; the
+        oldest first (closest to Meta's age limit), in a stable order (by order_id after time)."""
         parameters = {"dataset_id": self.dataset_id, "now": now} if not resend else {"now": now}
         cursor = self._con.cursor()
         cursor.execute(
             f"select {', '.join(Event._fields)} from ({self._events_sql(events, resend)}) "
-            "where not already_sent and send_problem is null",
+            "where not already_sent and send_problem is null order by event_time, order_id",
             parameters,
         )
         while rows := cursor.fetchmany(chunk_rows):

@@ -77,7 +77,10 @@ def test_unknown_model_name(model, export_env, capsys):
 
 def test_model_whose_last_dbt_run_failed_is_refused_unless_allowed(model, meta, export_env, capsys):
     model.write(order_lines(1))
-    results = {"results": [{"unique_id": "model.offline_conversions.meta_offline_events", "status": "error"}]}
+    results = {
+        "args": {"which": "run"},
+        "results": [{"unique_id": "model.offline_conversions.meta_offline_events", "status": "error"}],
+    }
     (model.target / "run_results.json").write_text(json.dumps(results))
     assert export_env(model) == 2
     assert "ended with status 'error'" in capsys.readouterr().err

@@ -1,10 +1,34 @@
 """Find the model dbt built from its artifacts (`manifest.json`, `run_results.json`), and refuse
-a table that is not the one dbt's latest invocation built or tested.
+a table that dbt did not build, or built or tested unsuccessfully, in the warehouse opened.
 
-dbt rewrites `run_results.json` on every command, so it tells what the latest `dbt run`,
-`dbt build` or `dbt test` did with the model. A model that invocation neither built nor tested
-may be left over from an earlier day or another target; one it failed to build, or whose tests
-failed, is stale or broken. Either way exporting it would send the wrong events with exit 0.
+Exporting a stale, broken or another target's table would send the wrong events with exit 0.
+Two sources of evidence, each with its blind spot:
+
+- `run_results.json` describes dbt's latest invocation that ran nodes: its `invocation_id`, its
+  command and each node's status. Commands that only read rewrite it too (`compile`,
+  `docs generate`, `show`, where "success" means compiled), `parse` and `ls` do not, nor does a
+  command that fails before running any node (a syntax error, a locked file; dbt exits 2). It
+  lives in the target folder, not in the warehouse: it cannot tell which file was built.
+- `meta_capi.dbt_model_builds`, in the warehouse itself, logs every model build attempt of
+  `dbt run` and `dbt build` with its invocation_id and status (the on-run-end hook
+  macros/record_model_builds.sql). Later commands do not erase it, but it holds no test results.
+
+The rule, by what dbt's latest invocation (`run_results.json`) did with the model:
+
+1. Built it (`run`, `build`, `retry`): the build succeeded, the model's tests that ran passed
+   (or only warned), and the model's latest recorded build in the opened warehouse is this
+   invocation's. If not, the file is another target's (two targets whose files share a name
+   pass the catalog check), or the build was never recorded: the table may be an older one.
+2. Only tested it (`test`, or `build` with the model not selected): the tests passed, and the
+   model's latest recorded build in the warehouse succeeded (a `dbt run` that failed and a
+   `dbt test` that passed on the older table leave a failed latest build).
+3. Neither built nor tested it (`compile`, `seed`, a selection without the model): refused.
+
+A warehouse with no recorded build of the model is refused: nothing says dbt built it there.
+Seeds and snapshots exported with --model are not in the build log: for them
+`run_results.json` alone decides. --allow-unsuccessful-model skips all of this but the
+catalog check. Artifacts that cannot be read (empty, truncated, not shaped as dbt writes them)
+are a ConfigError saying to run dbt again.
 """
 
 from __future__ import annotations
@@ -12,7 +36,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import duckdb
 
@@ -21,6 +45,18 @@ from exporter.state import latest_model_build
 
 BUILT = ("success",)
 CHECKED = ("pass", "warn")  # a warn-severity data test is about row quality, not a broken model
+BUILDING_COMMANDS = ("run", "build", "retry", "seed", "snapshot")  # where "success" means built
+TESTING_COMMANDS = ("test", "build", "retry")  # where a test's status is its outcome
+LOGGED_TYPES = ("model",)  # what the on-run-end hook records in meta_capi.dbt_model_builds
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What dbt's latest invocation (run_results.json) did with the model, once it passed find_model."""
+
+    invocation_id: str
+    command: str  # e.g. "dbt build"
+    built: bool  # it built the model (successfully: a failed build is refused in find_model)
 
 
 @dataclass(frozen=True)
@@ -29,6 +65,8 @@ class ModelRelation:
     identifier: str
     database: str | None = None  # DuckDB's catalog: the file's name without `.duckdb`
     unique_id: str | None = None  # dbt's id of the model
+    # None: nothing to check in the build log (--allow-unsuccessful-model, or a seed or snapshot)
+    invocation: Invocation | None = None
 
     def sql(self) -> str:
         # The catalog is left out on purpose: the exporter checks it against the opened file
@@ -40,7 +78,7 @@ class ModelRelation:
 
     def check_warehouse(self, con: duckdb.DuckDBPyConnection, path: Path, allow_unsuccessful: bool = False) -> None:
         """Refuse a DuckDB file other than the one dbt built the model in, or a model whose latest
-        build attempt there failed (recorded by the on-run-end hook meta_record_model_builds)."""
+        recorded build there is not the one dbt's artifacts describe or failed (see the module's rule)."""
         opened_catalog = con.execute("select current_database()").fetchone()[0]
         if self.database is not None and self.database != opened_catalog:
             raise ConfigError(
@@ -48,19 +86,41 @@ class ModelRelation:
                 f"({opened_catalog!r}). Run the exporter with the same profile and target as dbt "
                 "(--profiles-dir, --target), or pass the file dbt built as --database."
             )
-        if allow_unsuccessful or self.unique_id is None:
+        if allow_unsuccessful or self.invocation is None or self.unique_id is None:
             return
-        latest = latest_model_build(con, self.unique_id)
-        if latest is not None and latest["status"] not in BUILT:
-            raise ConfigError(
-                f"The latest `dbt run`/`dbt build` of {self} ({latest['recorded_at']:%Y-%m-%d %H:%M} UTC) ended with "
-                f"status {latest['status']!r}, so the table is an older one. Fix the model and run `dbt build` again, or pass "
-                "--allow-unsuccessful-model to export the older table anyway."
+        problem = self._build_log_problem(latest_model_build(con, self.unique_id), path)
+        if problem:
+            raise ConfigError(f"{problem}, or pass --allow-unsuccessful-model to export the table anyway.")
+
+    def _build_log_problem(self, latest: dict | None, path: Path) -> str | None:
+        """Why the build log in `path` does not vouch for the table (cases 1 to 3), or None."""
+        assert self.invocation is not None
+        invocation = self.invocation
+        if latest is None:
+            return (
+                f"{path} holds no record of a dbt build of {self} (meta_capi.dbt_model_builds, written by the "
+                "project's on-run-end hook): run `dbt build` with the same profile and target as the exporter"
             )
+        when = f"{latest['recorded_at']:%Y-%m-%d %H:%M} UTC"
+        if invocation.built and latest["invocation_id"] != invocation.invocation_id:
+            return (
+                f"dbt's latest invocation ({invocation.command}) built {self}, but not in {path}, whose latest recorded "
+                f"build of it is an earlier one ({when}): it is another target's file, or that build was not recorded. "
+                "Export with the profile and target dbt used (--target, --profiles-dir, --database), or run "
+                "`dbt build` again"
+            )
+        if latest["status"] not in BUILT:
+            return (
+                f"The latest `dbt run`/`dbt build` of {self} in {path} ({when}) ended with status "
+                f"{latest['status']!r}, so the table is an older one. Fix the model and run `dbt build` again"
+            )
+        return None
 
 
 def find_model(target_path: Path, model: str, allow_unsuccessful: bool = False) -> ModelRelation:
-    """The relation of `model`, refusing one dbt's latest invocation did not build or test successfully."""
+    """The relation of `model`, refusing one dbt's latest invocation did not build or test successfully.
+
+    What the invocation did is kept on the relation: check_warehouse compares it with the build log."""
     manifest_path = target_path / "manifest.json"
     if not manifest_path.exists():
         raise ConfigError(
@@ -76,19 +136,16 @@ def find_model(target_path: Path, model: str, allow_unsuccessful: bool = False) 
     if not matches:
         raise ConfigError(f"dbt's manifest has no model named {model!r}: check --model (default meta_offline_events).")
     unique_id, node = matches[0]
+    relation = _relation(manifest_path, unique_id, node)
+    if allow_unsuccessful:
+        return relation
     tests = {  # data tests of the model; models built on top of it are no checks of it
         test_id
         for test_id, test in nodes.items()
         if test.get("resource_type") == "test" and unique_id in _depends_on(manifest_path, test_id, test)
     }
-    if not allow_unsuccessful:
-        problem = _latest_invocation_problem(target_path / "run_results.json", unique_id, tests)
-        if problem:
-            raise ConfigError(
-                f"{problem}, so the table may be stale, missing or broken. Run `dbt build` and export after it "
-                f"succeeds, or pass --allow-unsuccessful-model to export {model} anyway."
-            )
-    return _relation(manifest_path, unique_id, node)
+    invocation = _latest_invocation(target_path / "run_results.json", unique_id, tests, node["resource_type"])
+    return ModelRelation(relation.schema, relation.identifier, relation.database, unique_id, invocation)
 
 
 def _relation(manifest_path: Path, unique_id: str, node: dict[str, Any]) -> ModelRelation:
@@ -98,24 +155,40 @@ def _relation(manifest_path: Path, unique_id: str, node: dict[str, Any]) -> Mode
     return ModelRelation(schema, alias, database, unique_id)
 
 
-def _latest_invocation_problem(run_results_path: Path, unique_id: str, tests: set[str]) -> str | None:
-    """Why the model's table cannot be trusted after dbt's latest invocation, or None."""
-    if not run_results_path.exists():
-        return f"dbt has no run results at {run_results_path}: nothing says the model was built"
-    run_results = _read_artifact(run_results_path)
-    args = _field(run_results_path, run_results, "args", dict)
-    command = "dbt " + _field(run_results_path, args, "which", str, "args")
-    statuses = _statuses(run_results_path, run_results)
+def _latest_invocation(
+    run_results_path: Path, unique_id: str, tests: set[str], resource_type: str
+) -> Invocation | None:
+    """What dbt's latest invocation did with the model, refusing a failed build or failed tests.
+
+    None when the build log has nothing to add (a seed or a snapshot, which it does not record)."""
     name = unique_id.rsplit(".", 1)[-1]
-    if unique_id in statuses:
-        if statuses[unique_id] not in BUILT:
-            return f"In dbt's latest invocation ({command}), {name} ended with status {statuses[unique_id]!r}"
-    elif not tests & statuses.keys():
-        return f"dbt's latest invocation ({command}) neither built nor tested {name}"
+    if not run_results_path.exists():
+        _refuse(f"dbt has no run results at {run_results_path}: nothing says the model was built")
+    run_results = _read_artifact(run_results_path)
+    metadata = _field(run_results_path, run_results, "metadata", dict)
+    invocation_id = _field(run_results_path, metadata, "invocation_id", str, "metadata")
+    which = _field(run_results_path, _field(run_results_path, run_results, "args", dict), "which", str, "args")
+    command = f"dbt {which}"
+    statuses = _statuses(run_results_path, run_results)
+    built = which in BUILDING_COMMANDS and unique_id in statuses
+    tested = which in TESTING_COMMANDS and bool(tests & statuses.keys())
+    if built and statuses[unique_id] not in BUILT:
+        _refuse(f"In dbt's latest invocation ({command}), {name} ended with status {statuses[unique_id]!r}")
     failed = sorted(test_id.rsplit(".", 2)[-2] for test_id in tests if statuses.get(test_id, "pass") not in CHECKED)
-    if failed:
-        return f"dbt's latest invocation ({command}) failed tests of {name}: {', '.join(failed)}"
-    return None
+    if tested and failed:
+        _refuse(f"dbt's latest invocation ({command}) failed tests of {name}: {', '.join(failed)}")
+    if not (built or tested):
+        _refuse(f"dbt's latest invocation ({command}) neither built nor tested {name}")
+    if resource_type not in LOGGED_TYPES:
+        return None
+    return Invocation(invocation_id, command, built)
+
+
+def _refuse(problem: str) -> NoReturn:
+    raise ConfigError(
+        f"{problem}, so the table may be stale, missing or broken. Run `dbt build` and export after it succeeds, "
+        "or pass --allow-unsuccessful-model to export it anyway."
+    )
 
 
 # --- reading dbt's artifacts: a file cut short or not as dbt writes it is a reason to re-run dbt ---

@@ -241,10 +241,11 @@ def rejections(con: duckdb.DuckDBPyConnection, run_id: str | None) -> dict:
 
 
 def latest_model_build(con: duckdb.DuckDBPyConnection, unique_id: str) -> dict | None:
-    """dbt's latest recorded attempt to build the model (status, recorded_at), or None."""
+    """dbt's latest recorded attempt to build the model (invocation_id, status, recorded_at), or None."""
     rows = _read(
         con,
-        f"select status, recorded_at from {MODEL_BUILDS} where unique_id = ? order by recorded_at desc limit 1",
+        f"select invocation_id, status, recorded_at from {MODEL_BUILDS} where unique_id = ? "
+        "order by recorded_at desc limit 1",
         [unique_id],
     )
     return rows[0] if rows else None

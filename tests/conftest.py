@@ -28,6 +28,8 @@ KNOWN_HASHES = {
 
 TOKEN = "EAAtest-token-0123456789"
 DATASET = "1234567890"
+MODEL_ID = "model.offline_conversions.meta_offline_events"
+DBT_INVOCATION = "00000000-0000-4000-8000-000000000001"  # the `dbt run` the `model` fixture stands for
 MODEL_COLUMNS = (
     "external_id varchar, email varchar, phone varchar, given_name varchar, surname varchar, birthdate date, "
     "gender varchar, city varchar, state varchar, postal varchar, country varchar, order_id varchar, "
@@ -99,6 +101,19 @@ class ModelFile:
                 [[line[name] for line in lines] for name in names],
             )
         con.close()
+        self.record_build()
+
+    def record_build(self) -> None:
+        """Log the table's build as dbt's on-run-end hook does (macros/record_model_builds.sql)."""
+        with duckdb.connect(str(self.database)) as con:
+            con.execute("create schema if not exists meta_capi")
+            con.execute(
+                "create table if not exists meta_capi.dbt_model_builds (invocation_id varchar not null, "
+                "unique_id varchar not null, status varchar not null, recorded_at timestamp not null)"
+            )
+            con.execute(
+                "insert into meta_capi.dbt_model_builds values (?, ?, 'success', now())", [DBT_INVOCATION, MODEL_ID]
+            )
 
     def query(self, sql: str) -> list[tuple]:
         con = duckdb.connect(str(self.database))
@@ -115,7 +130,7 @@ class ModelFile:
 def model(tmp_path) -> ModelFile:
     target = tmp_path / "target"
     target.mkdir()
-    unique_id = "model.offline_conversions.meta_offline_events"
+    unique_id = MODEL_ID
     node = {
         "resource_type": "model",
         "name": "meta_offline_events",
@@ -125,7 +140,11 @@ def model(tmp_path) -> ModelFile:
     }
     (target / "manifest.json").write_text(json.dumps({"nodes": {unique_id: node}}))
     # As `dbt run` leaves it: the latest invocation built the model.
-    run_results = {"args": {"which": "run"}, "results": [{"unique_id": unique_id, "status": "success"}]}
+    run_results = {
+        "metadata": {"invocation_id": DBT_INVOCATION},
+        "args": {"which": "run"},
+        "results": [{"unique_id": unique_id, "status": "success"}],
+    }
     (target / "run_results.json").write_text(json.dumps(run_results))
     return ModelFile(tmp_path / "warehouse.duckdb", target)
 

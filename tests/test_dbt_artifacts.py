@@ -51,6 +51,8 @@ def truncated(path):
         ("run_results.json", edited(lambda d: d["results"].append("x")), "'unique_id' is missing"),
         ("run_results.json", edited(lambda d: d["results"][0].update(status=None)), "'status' is missing"),
         ("run_results.json", edited(lambda d: d.pop("args")), "'args' is missing"),
+        ("run_results.json", edited(lambda d: d.pop("metadata")), "'metadata' is missing"),
+        ("run_results.json", edited(lambda d: d["metadata"].update(invocation_id=[])), "'invocation_id' is missing"),
         ("run_results.json", edited(lambda d: d["args"].update(which=1)), "'which' is missing or has the wrong type"),
     ],
 )

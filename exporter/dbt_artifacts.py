@@ -22,11 +22,18 @@ The rule, by what dbt's latest invocation (`run_results.json`) did with the mode
 2. Only tested it (`test`, or `build` with the model not selected): the tests passed, and the
    model's latest recorded build in the warehouse succeeded (a `dbt run` that failed and a
    `dbt test` that passed on the older table leave a failed latest build).
-3. Neither built nor tested it (`compile`, `seed`, a selection without the model): refused.
+3. Neither built nor tested it (`compile`, `docs generate`, `show`, `seed`, `run-operation`,
+   a selection without the model): it says nothing about the table, so it does not replace the
+   evidence: the model's latest recorded build in the warehouse succeeded. Results of tests run
+   before it are no longer known (run `dbt build` or `dbt test` last to have them checked).
+
+A dbt command that fails before running any node (dbt exits 2) changes neither source, so the
+exporter judges the table by the latest invocation that did run: schedule the exporter only
+after dbt succeeded (`dbt build && python -m exporter`).
 
 A warehouse with no recorded build of the model is refused: nothing says dbt built it there.
-Seeds and snapshots exported with --model are not in the build log: for them
-`run_results.json` alone decides. --allow-unsuccessful-model skips all of this but the
+Seeds and snapshots exported with --model are not in the build log: for them only cases 1 and
+2 apply, from `run_results.json` alone. --allow-unsuccessful-model skips all of this but the
 catalog check. Artifacts that cannot be read (empty, truncated, not shaped as dbt writes them)
 are a ConfigError saying to run dbt again.
 """
@@ -177,9 +184,9 @@ def _latest_invocation(
     failed = sorted(test_id.rsplit(".", 2)[-2] for test_id in tests if statuses.get(test_id, "pass") not in CHECKED)
     if tested and failed:
         _refuse(f"dbt's latest invocation ({command}) failed tests of {name}: {', '.join(failed)}")
-    if not (built or tested):
-        _refuse(f"dbt's latest invocation ({command}) neither built nor tested {name}")
     if resource_type not in LOGGED_TYPES:
+        if not (built or tested):
+            _refuse(f"dbt's latest invocation ({command}) neither built nor tested {name}")
         return None
     return Invocation(invocation_id, command, built)
 

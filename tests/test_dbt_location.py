@@ -202,14 +202,35 @@ def test_a_failed_error_test_of_the_model_is_refused(workdir, tmp_path, capsys):
     assert "failed tests of meta_offline_events: not_null_meta_offline_events" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("which", ["seed", "test", "compile"])
-def test_an_invocation_that_neither_built_nor_tested_the_model_is_refused(workdir, tmp_path, capsys, which):
-    _, target = workdir
+@pytest.mark.parametrize("which", ["seed", "test", "compile", "show", "run-operation"])
+def test_an_invocation_that_neither_built_nor_tested_the_model_leaves_the_build_log_to_decide(
+    workdir, tmp_path, capsys, which
+):
+    work, target = workdir
     write_run_results(target, which, {"seed.offline_conversions.customer_360": "success"})
+    assert dry_run(target, tmp_path)[0] == 0  # the latest recorded build succeeded
+
+    with duckdb.connect(str(work / "mine.duckdb")) as con:  # a later `dbt run` failed
+        con.execute(
+            "insert into meta_capi.dbt_model_builds values (?, ?, 'error', now()::timestamp)",
+            [str(uuid.uuid4()), MODEL_ID],
+        )
     assert dry_run(target, tmp_path)[0] == 2
-    err = capsys.readouterr().err
-    assert f"dbt's latest invocation (dbt {which}) neither built nor tested meta_offline_events" in err
+    assert "ended with status 'error', so the table is an older one" in capsys.readouterr().err
     assert dry_run(target, tmp_path, "--allow-unsuccessful-model")[0] == 0
+
+
+@pytest.mark.parametrize("command", [["compile"], ["docs", "generate"], ["show", "--select", "meta_offline_events"]])
+def test_compiling_after_a_build_is_no_reason_to_refuse(built, workdir, tmp_path, command):
+    """dbt compile, docs generate and show rewrite run_results.json with "success" for every node
+    they compiled, tests included: neither a build nor a test outcome."""
+    work, target = workdir
+    _, profiles, _ = built
+    run_dbt(command, work, tmp_path / "unused.duckdb", target, profiles_dir=profiles)
+    assert json.loads((target / "run_results.json").read_text())["args"]["which"] == {"docs": "generate"}.get(
+        command[0], command[0]
+    )
+    assert dry_run(target, tmp_path)[0] == 0
 
 
 def test_no_run_results_is_refused(workdir, tmp_path, capsys):

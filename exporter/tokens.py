@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--graph-url", default=os.environ.get("META_GRAPH_URL", DEFAULT_GRAPH_URL))
     parser.add_argument("--api-version", default=os.environ.get("META_API_VERSION", DEFAULT_API_VERSION))
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log errors only")
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check", help="report when the token expires; exit 1 if it should be renewed")
     check.add_argument(
@@ -64,7 +66,7 @@ def main(argv: list[str]) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
-    setup_logging(verbose=False, quiet=False)
+    setup_logging(args.verbose, args.quiet)
     token, app_id, app_secret = (
         os.environ.get(name) for name in ("META_ACCESS_TOKEN", "META_APP_ID", "META_APP_SECRET")
     )

@@ -80,3 +80,8 @@ def test_renew_days_must_be_a_number_of_days(token_env, capsys, days):
     assert main(["token", "check", "--renew-days", days]) == 2
     assert "--renew-days takes" in capsys.readouterr().err
     assert token_env.requests == []
+
+
+def test_logging_flags_may_come_before_the_subcommand(token_env, capsys):
+    assert main(["-q", "token", "check"]) == 0
+    assert "does not expire" in capsys.readouterr().out

@@ -114,6 +114,8 @@ def test_the_token_never_appears_in_any_output(model, meta, export_env, tmp_path
         ({}, ["--retry-budget", "inf"], "--retry-budget must be"),
         ({}, ["--first-retry-wait", "-0.5"], "--first-retry-wait must be"),
         ({}, ["--workers", "-3"], "--workers must be"),
+        ({}, ["--progress-every", "0"], "--progress-every must be a number of more than 0"),
+        ({}, ["--progress-every", "-1"], "--progress-every must be"),
         ({}, ["--duckdb-memory-limit", "lots"], "--duckdb-memory-limit takes"),
         ({}, ["--duckdb-memory-limit=-1GB"], "--duckdb-memory-limit takes"),
         ({}, ["--max-rejected", "150%"], "--max-rejected"),

@@ -125,7 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--dry-run-output",
         type=Path,
-        help="where --dry-run writes request bodies (default: target/meta_capi/dry_run_RUN_ID.jsonl)",
+        help="where --dry-run writes request bodies (default: meta_capi/dry_run_RUN_ID.jsonl in dbt's target folder, "
+        "PROJECT_DIR/target)",
     )
     run.add_argument(
         "--max-rejected",

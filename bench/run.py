@@ -24,6 +24,8 @@ from bench.sink import SinkProcess, SinkStats
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_SCHEMA = "bench_source"
 MODEL = "main.meta_offline_events"
+SUBSET_MODEL_ID = "model.offline_conversions.meta_offline_events"
+SUBSET_INVOCATION = "00000000-0000-4000-8000-00000000beef"  # the `dbt run` a subset stands for
 DATASET_ID = "1234567890"
 TOKEN = "EAAbench-token-0123456789"
 LOOKBACK_DAYS = 62
@@ -294,6 +296,16 @@ class Bench:
                 "select count(*), count(distinct order_id) from main.meta_offline_events"
             ).fetchone()
             con.execute("detach bench")
+            if target:  # the build as dbt's on-run-end hook records it: the exporter checks it
+                con.execute("create schema meta_capi")
+                con.execute(
+                    "create table meta_capi.dbt_model_builds (invocation_id varchar not null, unique_id varchar "
+                    "not null, status varchar not null, recorded_at timestamp not null)"
+                )
+                con.execute(
+                    "insert into meta_capi.dbt_model_builds values (?, ?, 'success', now())",
+                    [SUBSET_INVOCATION, SUBSET_MODEL_ID],
+                )
         finally:
             con.close()
         if target:
@@ -304,10 +316,13 @@ class Bench:
                 "schema": "main",
                 "alias": "meta_offline_events",
             }
-            unique_id = "model.offline_conversions.meta_offline_events"
-            (target / "manifest.json").write_text(json.dumps({"nodes": {unique_id: node}}))
+            (target / "manifest.json").write_text(json.dumps({"nodes": {SUBSET_MODEL_ID: node}}))
             # As a successful `dbt run` of the subset would leave it: the exporter checks it.
-            results = {"args": {"which": "run"}, "results": [{"unique_id": unique_id, "status": "success"}]}
+            results = {
+                "metadata": {"invocation_id": SUBSET_INVOCATION},
+                "args": {"which": "run"},
+                "results": [{"unique_id": SUBSET_MODEL_ID, "status": "success"}],
+            }
             (target / "run_results.json").write_text(json.dumps(results))
         return rows, orders
 

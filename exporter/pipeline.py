@@ -433,7 +433,9 @@ class _DryRunSink:
 
     def __init__(self, export: _Export, config: ExportConfig) -> None:
         self.export = export
-        self.path = config.dry_run_output or Path("target") / "meta_capi" / f"dry_run_{export.report.run_id}.jsonl"
+        # By default in dbt's target folder, which is relative to the project (--project-dir).
+        default = config.dbt_target_path / "meta_capi" / f"dry_run_{export.report.run_id}.jsonl"
+        self.path = config.dry_run_output or default
         self.file = AtomicFile(self.path, private=True)  # hashed customer data: mode 600
         self.suffix = (
             f',"test_event_code":{json.dumps(config.test_event_code)}}}\n' if config.test_event_code else "}\n"

@@ -92,12 +92,25 @@ def connect(path, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
     try:
         return duckdb.connect(str(path), config=settings)
     except duckdb.Error as exc:
-        if "lock" in str(exc).lower():
-            raise DatabaseBusyError(
-                f"{path} is in use by another process (a dbt run or another exporter). DuckDB allows one "
-                "writer at a time: wait for it to finish, then run the exporter again."
-            ) from None
-        raise database_error(path, exc) from None
+        raise open_error(path, exc) from None
+
+
+def connect_read_only(path: Path | str) -> duckdb.DuckDBPyConnection:
+    """The file for `history` and `rejected`, which never write; a writer holding it is refused alike."""
+    try:
+        return duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        raise open_error(path, exc) from None
+
+
+def open_error(path: Path | str, exc: duckdb.Error) -> DatabaseError | DatabaseBusyError:
+    """What to tell the user when DuckDB cannot open the file: one line."""
+    if "lock" in str(exc).lower():
+        return DatabaseBusyError(
+            f"{path} is in use by another process (a dbt run or another exporter). DuckDB allows one "
+            "writer at a time: wait for it to finish, then run the exporter again."
+        )
+    return database_error(path, exc)
 
 
 def database_error(path: Path | str, exc: BaseException) -> DatabaseError:
@@ -364,10 +377,11 @@ def rejections(con: duckdb.DuckDBPyConnection, run_id: str | None) -> dict:
 
 
 def latest_model_build(con: duckdb.DuckDBPyConnection, unique_id: str) -> dict | None:
-    """dbt's latest recorded attempt to build the model (status, recorded_at), or None."""
+    """dbt's latest recorded attempt to build the model (invocation_id, status, recorded_at), or None."""
     rows = _read(
         con,
-        f"select status, recorded_at from {MODEL_BUILDS} where unique_id = ? order by recorded_at desc limit 1",
+        f"select invocation_id, status, recorded_at from {MODEL_BUILDS} where unique_id = ? "
+        "order by recorded_at desc limit 1",
         [unique_id],
     )
     return rows[0] if rows else None

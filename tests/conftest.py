@@ -110,9 +110,12 @@ class ModelFile:
             self.build_events()
 
     def build_events(self, as_of: datetime | None = None) -> None:
-        """(Re)build the event models from the line table, as `dbt run` would at `as_of` (default now),
-        and log their builds as dbt's on-run-end hook does (macros/record_model_builds.sql)."""
+        """(Re)build the event models from the line table, as `dbt run` would at `as_of` (default now)."""
         build_event_models(self.database, as_of)
+        self.record_build()
+
+    def record_build(self) -> None:
+        """Log the models' builds as dbt's on-run-end hook does (macros/record_model_builds.sql)."""
         with duckdb.connect(str(self.database)) as con:
             con.execute("create schema if not exists meta_capi")
             con.execute(

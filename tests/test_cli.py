@@ -89,7 +89,7 @@ def test_model_whose_last_dbt_run_failed_is_refused_unless_allowed(model, meta, 
     results = {
         "metadata": {"invocation_id": "00000000-0000-4000-8000-000000000002"},
         "args": {"which": "run"},
-        "results": [{"unique_id": "model.offline_conversions.meta_offline_events", "status": "error"}],
+        "results": [{"unique_id": "model.offline_conversions.meta_capi_events", "status": "error"}],
     }
     (model.target / "run_results.json").write_text(json.dumps(results))
     assert export_env(model) == 2

@@ -8,7 +8,7 @@ import json
 import pytest
 from conftest import order_lines
 
-MODEL_ID = "model.offline_conversions.meta_offline_events"
+MODEL_ID = "model.offline_conversions.meta_capi_events"  # the model the exporter reads
 
 
 def damaged(text: str):

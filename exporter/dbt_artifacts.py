@@ -148,10 +148,14 @@ def find_model(target_path: Path, model: str, allow_unsuccessful: bool = False) 
     relation = _relation(manifest_path, unique_id, node)
     if allow_unsuccessful:
         return relation
-    tests = {  # data tests of the model; models built on top of it are no checks of it
+    # Data tests of the model and of the models it is built from (a failed error test of
+    # meta_offline_events condemns the events built from it); models built on top of it are no
+    # checks of it.
+    checked = {unique_id, *_upstream_ids(_read_artifact(manifest_path), unique_id)}
+    tests = {
         test_id
         for test_id, test in nodes.items()
-        if test.get("resource_type") == "test" and unique_id in _depends_on(manifest_path, test_id, test)
+        if test.get("resource_type") == "test" and checked.intersection(_depends_on(manifest_path, test_id, test))
     }
     invocation = _latest_invocation(target_path / "run_results.json", unique_id, tests, node["resource_type"])
     return ModelRelation(relation.schema, relation.identifier, relation.database, unique_id, invocation)
@@ -278,7 +282,11 @@ def find_event_models(target_path: Path, line_model: str, allow_unsuccessful: bo
         raise ConfigError(
             f"dbt's manifest has no model named {line_model!r}: check --model (default meta_offline_events)."
         )
-    if line_model not in _upstream_names(manifest, models.events.unique_id):
+    nodes = manifest.get("nodes") or {}
+    upstream = {
+        nodes[node_id].get("name") for node_id in _upstream_ids(manifest, models.events.unique_id) if node_id in nodes
+    }
+    if line_model not in upstream:
         raise ConfigError(
             f"dbt builds {EVENTS_MODEL} from another model than {line_model!r}. To send the events of {line_model}, "
             f"build them from it: dbt build --vars '{{meta_lines_model: {line_model}}}'."
@@ -286,15 +294,15 @@ def find_event_models(target_path: Path, line_model: str, allow_unsuccessful: bo
     return models
 
 
-def _upstream_names(manifest: dict, unique_id: str | None) -> set[str]:
-    """The names of every model `unique_id` is built from, directly or not."""
-    parents = manifest.get("parent_map") or {}
-    nodes = manifest.get("nodes") or {}
+def _upstream_ids(manifest: dict, unique_id: str | None) -> set[str]:
+    """The ids of every node `unique_id` is built from, directly or not (manifest's parent_map)."""
+    parents = manifest.get("parent_map")
+    parents = parents if isinstance(parents, dict) else {}
     seen: set[str] = set()
-    pending = list(parents.get(unique_id, ()))
+    pending = list(parents.get(unique_id) or ())
     while pending:
         node_id = pending.pop()
-        if node_id not in seen:
+        if isinstance(node_id, str) and node_id not in seen:
             seen.add(node_id)
-            pending.extend(parents.get(node_id, ()))
-    return {nodes[node_id].get("name") for node_id in seen if node_id in nodes}
+            pending.extend(parents.get(node_id) or ())
+    return seen

@@ -165,6 +165,15 @@ def scenarios(work, first_build):
                 "select *, 'nightly' as loaded_by from built.amperity_sample.unified_itemized_transactions"
             )
             con.execute("create table crm.customer_360 as select * from built.amperity_sample.customer_360")
+            # The reference seeds, as a warehouse that ran `dbt seed` (or `dbt build`) once has them.
+            con.execute("create schema meta_capi_reference")
+            for (table,) in con.execute(
+                "select table_name from information_schema.tables "
+                "where table_catalog = 'built' and table_schema = 'meta_capi_reference'"
+            ).fetchall():
+                con.execute(
+                    f"create table meta_capi_reference.{table} as select * from built.meta_capi_reference.{table}"
+                )
             if runs:
                 # The columns of the exporter's table the macro relies on (it has more).
                 con.execute("create schema meta_capi")

@@ -42,6 +42,7 @@ DOCUMENTED_VARS = {
     "purchase_channels",
     "purchase_brands",
     "source_timezone",
+    "default_phone_region",
 }
 # Not one default among them. The source schema holds the sample data loaded by hand, as a user's
 # own tables would be; Asia/Kolkata (UTC+05:30, no daylight saving) moves every order 5.5 h.
@@ -55,6 +56,7 @@ NON_DEFAULT_VARS = {
     "purchase_channels": ["STORE", " call_center"],
     "purchase_brands": ["northwind", "Fabrikam"],
     "source_timezone": "Asia/Kolkata",
+    "default_phone_region": "DE",
 }
 # The same configuration as a user would write it in dbt_project.yml (a list var may be a string).
 NON_DEFAULT_PROJECT_VARS = {**NON_DEFAULT_VARS, "purchase_channels": "store, Call_Center"}

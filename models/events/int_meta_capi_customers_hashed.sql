@@ -15,6 +15,7 @@
     )
 }}
 
+{{- meta_check_reference_seeds() -}}
 {%- set lines_relation = ref(var('meta_lines_model', 'meta_offline_events')) -%}
 {%- set columns = meta_source_columns(lines_relation, required=['external_id'], required_one_of=['email', 'phone']) -%}
 

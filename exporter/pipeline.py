@@ -32,7 +32,7 @@ from exporter.files import AtomicFile
 from exporter.meta_api import ErrorKind, MetaApiError, MetaClient
 from exporter.progress import Progress
 from exporter.report import RunReport
-from exporter.state import ModelCounts, Rejection, StateStore, connect, database_error, first_line
+from exporter.state import Accepted, ModelCounts, Rejection, StateStore, connect, database_error, first_line
 from exporter.status import ExitStatus
 
 log = logging.getLogger(__name__)
@@ -214,7 +214,7 @@ class _Export:
         for events, fbtrace_id in outcome.accepted:
             report.events_accepted += len(events)
             sent_at = self.now().replace(tzinfo=None)
-            self.send_log.put([(e.event_id, e.order_id, e.payload_hash, fbtrace_id, sent_at) for e in events])
+            self.send_log.put([Accepted(e.event_id, e.order_id, e.payload_hash, fbtrace_id, sent_at) for e in events])
         if outcome.rejected:
             for rejection in outcome.rejected:
                 log.error("Meta rejected the event of order %s: %s", rejection.event.order_id, rejection.message)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import duckdb
 
@@ -58,6 +58,16 @@ class Rejection:
     stage: str  # "validation" (our rules) or "meta" (Meta rejected the event)
     reason: str
     message: str | None = None
+
+
+class Accepted(NamedTuple):
+    """An event Meta accepted: one row of the send log (with the run's dataset and run id)."""
+
+    event_id: str
+    order_id: str
+    payload_hash: str
+    fbtrace_id: str | None
+    sent_at: datetime
 
 
 @dataclass
@@ -153,7 +163,7 @@ class StateStore:
             probe.run_id = PROBE_RUN_ID
             probe.start_run("write check", True, started_at)
             probe.finish_run(started_at, {}, 0, False, None)
-            probe.record_accepted([("write-check", "write-check", "0" * 64, None, started_at)])
+            probe.record_accepted([Accepted("write-check", "write-check", "0" * 64, None, started_at)])
             probe.record_rejections([Rejection("write-check", None, "validation", "write_check")], started_at)
         except duckdb.IOException:
             raise  # the file, not the tables (see database_error)
@@ -286,9 +296,9 @@ class StateStore:
             parameters,
         )
 
-    def record_accepted(self, rows: list[tuple[str, str, str, str | None, datetime]]) -> None:
-        """Log (event_id, order_id, payload_hash, fbtrace_id, sent_at) of events Meta accepted, in one transaction."""
-        columns = [list(column) for column in zip(*rows, strict=True)]
+    def record_accepted(self, rows: list[Accepted]) -> None:
+        """Log events Meta accepted, in one transaction."""
+        columns = [[getattr(row, name) for row in rows] for name in Accepted._fields]
         # unnest() of list parameters inserts them all in one statement (executemany is row by row).
         self._con.execute(
             f"insert into {SCHEMA}.send_log ({SEND_LOG_COLUMNS}) select ?, unnest(?::varchar[]), unnest(?::varchar[]), "

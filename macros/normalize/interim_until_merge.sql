@@ -11,4 +11,3 @@
 {% macro meta_normalize_country(e) %}case when length({{ meta_trim(e) }}) = 2 then lower({{ meta_trim(e) }}) end{% endmacro %}
 {% macro meta_normalize_state(e, c) %}nullif(regexp_replace(lower({{ meta_trim(e) }}), '[^\p{L}\p{M}\p{Nd}]', '', 'g'), ''){% endmacro %}
 {% macro meta_normalize_postal(e, c) %}case when {{ c }} = 'us' then left(regexp_replace({{ meta_trim(e) }}, '[\s\-]', '', 'g'), 5) else nullif(regexp_replace(lower({{ meta_trim(e) }}), '[\W_]+', '', 'g'), '') end{% endmacro %}
-{% macro meta_normalize_phones(relation, phone, country) %}select *, nullif(regexp_replace({{ phone }}, '[^0-9]', '', 'g'), '') as phone_e164 from {{ relation }}{% endmacro %}

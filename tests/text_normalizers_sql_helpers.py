@@ -33,12 +33,37 @@ EXPRESSIONS: Mapping[str, str] = {
     "external_id": "{{ meta_normalize_external_id('value') }}",
     "state": "{{ meta_normalize_state('value', 'country_alpha2') }}",
     "postal": "{{ meta_normalize_postal('value', 'country_alpha2') }}",
-    "country": "{{ meta_normalize_country('value') }}",
+    "countries": "{{ meta_normalize_countries('values_table', 'value') }}",
     "sha256": "{{ meta_sha256('value') }}",
     "prehashed": "{{ meta_prehashed('value') }}",
     "lookup_key": "{{ meta__lookup_key('value') }}",
     "exact_lookup_key": "{{ meta__exact_lookup_key('value') }}",
     "python_lower": "{{ meta__python_lower('value') }}",
+    # Every key of each generated customer (table `customers`), as a model would compute them.
+    "customer_keys": """
+        with with_country as (
+            {{ meta_normalize_countries('customers', 'country') }}
+        )
+        select
+            row_number,
+            {{ meta_normalize_email('email') }} as email,
+            {{ meta_prehashed('email') }} as email_prehashed,
+            {{ meta_normalize_name('given_name') }} as fn,
+            {{ meta_normalize_name('surname') }} as ln,
+            {{ meta_prehashed('surname') }} as ln_prehashed,
+            {{ meta_normalize_birthdate('birthdate') }} as db,
+            {{ meta_normalize_birthdate('birthdate_text') }} as db_text,
+            {{ meta_normalize_gender('gender') }} as ge,
+            {{ meta_normalize_city('city') }} as ct,
+            {{ meta_normalize_state('state', 'country_alpha2') }} as st,
+            {{ meta_normalize_postal('postal', 'country_alpha2') }} as zp,
+            country_alpha2 as country,
+            {{ meta_prehashed('country') }} as country_prehashed,
+            {{ meta_normalize_external_id('external_id') }} as external_id,
+            {{ meta_sha256(meta_normalize_external_id('external_id')) }} as external_id_sha256
+        from with_country
+        order by row_number
+    """,
 }
 
 

@@ -106,12 +106,21 @@ def _case_ignorable(ch: str) -> bool:
 
 CLASSES: dict[str, tuple[str, Callable[[str], bool]]] = {
     "whitespace": ("str.isspace(), str.strip() and the regex \\s", str.isspace),
-    "letters_marks_digits": ("category L*, M* or Nd: fn, ln, st", lambda ch: _category_in("L", "M")(ch) or unicodedata.category(ch) == "Nd"),
+    "letters_marks_digits": (
+        "category L*, M* or Nd: fn, ln, st",
+        lambda ch: _category_in("L", "M")(ch) or unicodedata.category(ch) == "Nd",
+    ),
     "letters_marks": ("category L* or M*: ct", _category_in("L", "M")),
     "alphanumeric": ("str.isalnum(): _key, and zp outside the US (the regex [\\W_])", str.isalnum),
-    "alphanumeric_or_mark": ("str.isalnum() or category M*: _exact_key", lambda ch: ch.isalnum() or _category_in("M")(ch)),
+    "alphanumeric_or_mark": (
+        "str.isalnum() or category M*: _exact_key",
+        lambda ch: ch.isalnum() or _category_in("M")(ch),
+    ),
     "decimal_digits": ("str.isdecimal(), the regex \\d: US ZIP codes", str.isdecimal),
-    "word_letters": ("the regex [^\\W\\d_]: country codes written as two letters", lambda ch: ch.isalnum() and not ch.isdecimal() and ch != "_"),
+    "word_letters": (
+        "the regex [^\\W\\d_]: country codes written as two letters",
+        lambda ch: ch.isalnum() and not ch.isdecimal() and ch != "_",
+    ),
     "final_sigma_preceders": ("cased, not case-ignorable: before a final sigma", _final_sigma_preceder),
     "case_ignorable": ("case-ignorable: skipped around a final sigma", _case_ignorable),
 }

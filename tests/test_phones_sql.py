@@ -20,8 +20,7 @@ import phonenumbers
 import pytest
 from dbt_helpers import REPO_ROOT, prepare_project, run_dbt
 from phone_corpus import corpus
-
-from exporter.normalize import normalize_phone
+from reference_normalize import normalize_phone
 
 SEEDS_DIR = REPO_ROOT / "seeds" / "reference"
 FIXTURE = Path(__file__).parent / "fixtures" / "phone_disagreements.csv"

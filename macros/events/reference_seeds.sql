@@ -7,10 +7,29 @@
     models refuse to build unless every reference seed of the project is loaded as committed.
 -#}
 
+{#- The table of loaded versions, in the reference seeds' schema (no ref(): seed hooks may not). -#}
+{% macro meta_reference_seed_versions() -%}
+    {{ return(api.Relation.create(
+        database=target.database,
+        schema=generate_schema_name('meta_capi_reference', none) | trim,
+        identifier='meta_reference_seed_versions')) }}
+{%- endmacro %}
+
+
+{#- on-run-start: the table exists before any seed runs (seeds load in parallel threads, whose
+    post-hooks would race to create it). -#}
+{% macro meta_create_reference_seed_versions() -%}
+    {%- if execute and flags.WHICH in ('seed', 'build') -%}
+        {%- set table = meta_reference_seed_versions() -%}
+        create schema if not exists {{ table.schema }};
+        create table if not exists {{ table }} (seed_name varchar, checksum varchar, loaded_at timestamp)
+    {%- endif -%}
+{%- endmacro %}
+
+
 {#- Post-hook of every reference seed: record the checksum of the CSV just loaded. -#}
 {% macro meta_record_seed_version() -%}
-    {%- set table = this.incorporate(path={'identifier': 'meta_reference_seed_versions'}) -%}
-    create table if not exists {{ table }} (seed_name varchar, checksum varchar, loaded_at timestamp);
+    {%- set table = meta_reference_seed_versions() -%}
     delete from {{ table }} where seed_name = {{ meta_sql_string(model.name) }};
     insert into {{ table }} values (
         {{ meta_sql_string(model.name) }},
@@ -32,7 +51,7 @@
             and node.original_file_path.replace('\\', '/').startswith('seeds/reference/') -%}
         {%- do expected.update({node.name: node.checksum.checksum}) -%}
     {%- endfor -%}
-    {%- set table = currencies.incorporate(path={'identifier': 'meta_reference_seed_versions'}) -%}
+    {%- set table = meta_reference_seed_versions() -%}
     {%- set loaded = {} -%}
     {#- Asked of the warehouse, not of dbt's relation cache: the seeds' post-hook of this very
         invocation may have created the table after the cache was filled. #}

@@ -1,5 +1,5 @@
 {#-
-    Phone numbers to E.164 digits in SQL: what exporter/normalize.py's normalize_phone returns,
+    Phone numbers to E.164 digits in SQL: what tests/reference_normalize.py's normalize_phone returns,
     parsed with the rules of the `phonenumbers` library copied into the seeds
     meta_phone_regions and meta_phone_parsing (seeds/reference/generate_phone_metadata.py).
     Docs, with the measured agreement and speed: macros/normalize/_phones.yml.

@@ -124,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--dry-run-output",
         type=Path,
-        help="where --dry-run writes request bodies (default: target/meta_capi/dry_run_RUN_ID.jsonl)",
+        help="where --dry-run writes request bodies (default: meta_capi/dry_run_RUN_ID.jsonl in dbt's target folder, "
+        "PROJECT_DIR/target)",
     )
     run.add_argument(
         "--max-rejected",
@@ -220,10 +221,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # Secrets are known before anything could print them.
     redact.register(*(os.environ.get(name) for name in ("META_ACCESS_TOKEN", "META_APP_SECRET")))
-    if argv[:1] == ["token"]:
-        return tokens.main(argv[1:])
-    if argv[:1] in (["history"], ["rejected"]):
-        return history.main(argv[0], argv[1:])
+    command, command_argv = subcommand(argv)
+    if command == "token":
+        return tokens.main(command_argv)
+    if command in ("history", "rejected"):
+        return history.main(command, command_argv)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -254,6 +256,21 @@ def main(argv: list[str] | None = None) -> int:
             log.error("Cannot write the report to %s: %s.", config.report_json, error.strerror or error)
             return max(report.exit_code, ExitStatus.CONFIG)
     return report.exit_code
+
+
+SUBCOMMANDS = ("token", "history", "rejected")
+LOGGING_FLAGS = ("-v", "--verbose", "-q", "--quiet")  # taken before a subcommand too, as by every command
+
+
+def subcommand(argv: list[str]) -> tuple[str | None, list[str]]:
+    """The subcommand and its arguments, logging flags given before it included
+    (`python -m exporter -v history` is `python -m exporter history -v`); None for the export."""
+    leading = 0
+    while leading < len(argv) and argv[leading] in LOGGING_FLAGS:
+        leading += 1
+    if leading < len(argv) and argv[leading] in SUBCOMMANDS:
+        return argv[leading], argv[:leading] + argv[leading + 1 :]
+    return None, argv
 
 
 @contextmanager

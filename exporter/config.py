@@ -195,7 +195,7 @@ class ExportConfig:
             raise ConfigError(f"--batch-size must be between 1 and {MAX_BATCH_SIZE} (Meta's limit per request).")
         _check_count(self.concurrency, "--concurrency", 1, MAX_CONCURRENCY)
         _check_number(self.timeout_seconds, "--timeout", 0, above=True)
-        _check_number(self.progress_interval, "--progress-every", 0)
+        _check_number(self.progress_interval, "--progress-every", 0, above=True)  # 0 would log every batch
         if self.duckdb_memory_limit is not None and not MEMORY_LIMIT.fullmatch(self.duckdb_memory_limit):
             raise ConfigError(
                 "--duckdb-memory-limit takes a size like 256MB, 1.5GB or 512MiB (KB, MB, GB, TB, KiB, MiB, GiB, "

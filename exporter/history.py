@@ -9,26 +9,33 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import logging
+import os
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
-from exporter.config import ConfigError
+from exporter.config import ConfigError, check_numeric_id
 from exporter.dbt_profile import add_location_arguments, database_path, location_from_args
 from exporter.events import MATCH_KEYS
-from exporter.state import recent_runs, rejections
+from exporter.state import connect_read_only, database_error, recent_runs, rejections
+from exporter.status import ExitStatus
+from exporter.terminal import Parser, setup_logging
 
-EXIT_OK, EXIT_CONFIG = 0, 2
+log = logging.getLogger(__name__)
 
 
 def build_parser(command: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=f"python -m exporter {command}")
+    parser = Parser(prog=f"python -m exporter {command}")
     if command == "history":
         parser.description = "The latest exporter runs, newest first."
         parser.add_argument("-n", "--last", type=int, default=20, help="how many runs (default: %(default)s)")
-        parser.add_argument("--dataset-id", help="only runs for this dataset")
+        parser.add_argument(
+            "--dataset-id",
+            default=os.environ.get("META_DATASET_ID") or None,
+            help="only runs for this dataset [META_DATASET_ID] (default: every dataset when unset)",
+        )
         parser.add_argument(
             "--coverage", action="store_true", help="the share of events sent carrying each match key, per run"
         )
@@ -37,6 +44,8 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         parser.add_argument("--run", dest="run_id", help="the run (default: the latest run that read rows)")
     parser.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")
     add_location_arguments(parser.add_argument_group("warehouse (found as for the export)"))
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details of errors")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log errors only")
     return parser
 
 
@@ -44,9 +53,12 @@ def main(command: str, argv: list[str]) -> int:
     parser = build_parser(command)
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exit_:
+    except SystemExit as exit_:  # a usage error (one line, exit 2) or --help (0)
         return int(exit_.code or 0)
+    setup_logging(args.verbose, args.quiet)
     try:
+        if command == "history" and args.dataset_id is not None:
+            check_numeric_id(args.dataset_id, "The dataset id (--dataset-id / META_DATASET_ID)")
         con = _connect(args)
         try:
             if command == "history":
@@ -58,20 +70,21 @@ def main(command: str, argv: list[str]) -> int:
         finally:
             con.close()
     except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_CONFIG
+        log.error("%s", error)
+        return ExitStatus.CONFIG
+    except duckdb.Error as exc:  # the file opened but cannot be read (damaged)
+        log.error("%s", database_error(args.database or "the DuckDB file", exc))
+        log.debug("Details", exc_info=exc)
+        return ExitStatus.CONFIG
     print(json.dumps(result, indent=2, default=_json_default) if args.json else text)
-    return EXIT_OK
+    return ExitStatus.OK
 
 
 def _connect(args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
     path = database_path(args.database, location_from_args(args))
     if not Path(path).exists():
         raise ConfigError(f"No DuckDB file at {path}: nothing has been built or exported there yet.")
-    try:
-        return duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as error:
-        raise ConfigError(f"Cannot open {path} to read ({' '.join(str(error).split())}).") from None
+    return connect_read_only(path)
 
 
 def _json_default(value: object) -> str:

@@ -32,7 +32,7 @@ from exporter.files import AtomicFile
 from exporter.meta_api import ErrorKind, MetaApiError, MetaClient
 from exporter.progress import Progress
 from exporter.report import RunReport
-from exporter.state import Rejection, StateStore, connect, database_error, first_line
+from exporter.state import Accepted, ModelCounts, Rejection, StateStore, connect, database_error, first_line
 from exporter.status import ExitStatus
 
 log = logging.getLogger(__name__)
@@ -64,12 +64,16 @@ def run_export(config: ExportConfig, now: Callable[[], datetime] = utc_now) -> R
             state = StateStore(con, config.dataset_id, run_id, is_test=bool(config.test_event_code))
             state.check_event_models(*models)
             state.prepare(started.replace(tzinfo=None))  # migrations and checks: before anything is sent
+            # Test events check a live dataset: all of the window goes, whatever was really sent.
+            resend = config.resend or bool(config.test_event_code)
+            # Reads every event once: a damaged file fails here, before the run starts.
+            counts = state.event_counts(models.events, models.rejected_lines, int(started.timestamp()), resend)
             state.start_run(config.model, config.dry_run, started.replace(tzinfo=None))
         except duckdb.Error as exc:
             raise database_error(database, exc) from None
         report = RunReport(run_id, config.dataset_id, str(models.events), config.dry_run, bool(config.test_event_code))
         report.started_at = started.isoformat(timespec="seconds")
-        _Export(config, models, state, report, started, now).run()
+        _Export(config, models, state, report, started, now).run(counts, resend)
         return report
     finally:
         with suppress(duckdb.Error):  # a damaged file may fail even to close
@@ -114,7 +118,7 @@ class _Export:
         self.failure: BaseException | None = None  # anything else that stopped it
         self.send_log = _SendLogWriter(state, config.concurrency)
 
-    def run(self) -> None:
+    def run(self, counts: ModelCounts, resend: bool) -> None:
         clock_start = time.monotonic()
         sink: _MetaSink | _DryRunSink | None = None
         progress = None
@@ -122,7 +126,7 @@ class _Export:
             config = self.config
             sink = _DryRunSink(self, config) if config.dry_run else _MetaSink(self, config)
             progress = Progress(self.report, config.progress_interval) if config.progress else None
-            self.export_events(self.pending_events(), sink, progress)
+            self.export_events(self.pending_events(counts, resend), sink, progress)
         except BaseException as exc:  # KeyboardInterrupt too: the run still ends as a run
             self.fail(exc)
         finally:
@@ -130,13 +134,10 @@ class _Export:
         self.report.duration_seconds = round(time.monotonic() - clock_start, 3)
         self.finish()
 
-    def pending_events(self) -> Iterator[Event]:
+    def pending_events(self, counts: ModelCounts, resend: bool) -> Iterator[Event]:
         """Account for every line of the models, record the model's rejections, then stream what to send."""
-        config, report, models = self.config, self.report, self.models
+        report, models = self.report, self.models
         now = int(self.started.timestamp())
-        # Test events check a live dataset: all of the window goes, whatever was really sent.
-        resend = config.resend or bool(config.test_event_code)
-        counts = self.state.event_counts(models.events, models.rejected_lines, now, resend)
         report.rows_in_model = counts.lines
         report.rows_rejected = sum(counts.rejected_lines.values())
         report.rejected_by_reason.update(counts.rejected_lines)
@@ -213,7 +214,7 @@ class _Export:
         for events, fbtrace_id in outcome.accepted:
             report.events_accepted += len(events)
             sent_at = self.now().replace(tzinfo=None)
-            self.send_log.put([(e.event_id, e.order_id, e.payload_hash, fbtrace_id, sent_at) for e in events])
+            self.send_log.put([Accepted(e.event_id, e.order_id, e.payload_hash, fbtrace_id, sent_at) for e in events])
         if outcome.rejected:
             for rejection in outcome.rejected:
                 log.error("Meta rejected the event of order %s: %s", rejection.event.order_id, rejection.message)
@@ -432,7 +433,9 @@ class _DryRunSink:
 
     def __init__(self, export: _Export, config: ExportConfig) -> None:
         self.export = export
-        self.path = config.dry_run_output or Path("target") / "meta_capi" / f"dry_run_{export.report.run_id}.jsonl"
+        # By default in dbt's target folder, which is relative to the project (--project-dir).
+        default = config.dbt_target_path / "meta_capi" / f"dry_run_{export.report.run_id}.jsonl"
+        self.path = config.dry_run_output or default
         self.file = AtomicFile(self.path, private=True)  # hashed customer data: mode 600
         self.suffix = (
             f',"test_event_code":{json.dumps(config.test_event_code)}}}\n' if config.test_event_code else "}\n"

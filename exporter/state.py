@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import duckdb
 
@@ -60,6 +60,16 @@ class Rejection:
     message: str | None = None
 
 
+class Accepted(NamedTuple):
+    """An event Meta accepted: one row of the send log (with the run's dataset and run id)."""
+
+    event_id: str
+    order_id: str
+    payload_hash: str
+    fbtrace_id: str | None
+    sent_at: datetime
+
+
 @dataclass
 class ModelCounts:
     """The model's rows for one run, by what happens to them."""
@@ -92,12 +102,25 @@ def connect(path, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
     try:
         return duckdb.connect(str(path), config=settings)
     except duckdb.Error as exc:
-        if "lock" in str(exc).lower():
-            raise DatabaseBusyError(
-                f"{path} is in use by another process (a dbt run or another exporter). DuckDB allows one "
-                "writer at a time: wait for it to finish, then run the exporter again."
-            ) from None
-        raise database_error(path, exc) from None
+        raise open_error(path, exc) from None
+
+
+def connect_read_only(path: Path | str) -> duckdb.DuckDBPyConnection:
+    """The file for `history` and `rejected`, which never write; a writer holding it is refused alike."""
+    try:
+        return duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        raise open_error(path, exc) from None
+
+
+def open_error(path: Path | str, exc: duckdb.Error) -> DatabaseError | DatabaseBusyError:
+    """What to tell the user when DuckDB cannot open the file: one line."""
+    if "lock" in str(exc).lower():
+        return DatabaseBusyError(
+            f"{path} is in use by another process (a dbt run or another exporter). DuckDB allows one "
+            "writer at a time: wait for it to finish, then run the exporter again."
+        )
+    return database_error(path, exc)
 
 
 def database_error(path: Path | str, exc: BaseException) -> DatabaseError:
@@ -140,7 +163,7 @@ class StateStore:
             probe.run_id = PROBE_RUN_ID
             probe.start_run("write check", True, started_at)
             probe.finish_run(started_at, {}, 0, False, None)
-            probe.record_accepted([("write-check", "write-check", "0" * 64, None, started_at)])
+            probe.record_accepted([Accepted("write-check", "write-check", "0" * 64, None, started_at)])
             probe.record_rejections([Rejection("write-check", None, "validation", "write_check")], started_at)
         except duckdb.IOException:
             raise  # the file, not the tables (see database_error)
@@ -208,7 +231,8 @@ class StateStore:
         )
         return f"""
             select
-                events.event_id, events.order_id, events.payload, events.payload_hash, events.line_count,
+                events.event_id, events.order_id, events.event_time, events.payload, events.payload_hash,
+                events.line_count,
                 concat_ws(',', {match_keys}) as match_keys,
                 events.dropped_user_data,
                 coalesce(sent.sent_hash = events.payload_hash, false) as already_sent,
@@ -244,12 +268,13 @@ class StateStore:
         return counts
 
     def pending_events(self, events: ModelRelation, now: int, resend: bool, chunk_rows: int = 1000) -> Iterator[Event]:
-        """The events to send: sendable, not too old now, and not already accepted by Meta."""
+        """The events to send: sendable, not too old now, and not already accepted by Meta; the
+        oldest first (closest to Meta's age limit), in a stable order (by order_id after time)."""
         parameters = {"dataset_id": self.dataset_id, "now": now} if not resend else {"now": now}
         cursor = self._con.cursor()
         cursor.execute(
             f"select {', '.join(Event._fields)} from ({self._events_sql(events, resend)}) "
-            "where not already_sent and send_problem is null",
+            "where not already_sent and send_problem is null order by event_time, order_id",
             parameters,
         )
         while rows := cursor.fetchmany(chunk_rows):
@@ -271,9 +296,9 @@ class StateStore:
             parameters,
         )
 
-    def record_accepted(self, rows: list[tuple[str, str, str, str | None, datetime]]) -> None:
-        """Log (event_id, order_id, payload_hash, fbtrace_id, sent_at) of events Meta accepted, in one transaction."""
-        columns = [list(column) for column in zip(*rows, strict=True)]
+    def record_accepted(self, rows: list[Accepted]) -> None:
+        """Log events Meta accepted, in one transaction."""
+        columns = [[getattr(row, name) for row in rows] for name in Accepted._fields]
         # unnest() of list parameters inserts them all in one statement (executemany is row by row).
         self._con.execute(
             f"insert into {SCHEMA}.send_log ({SEND_LOG_COLUMNS}) select ?, unnest(?::varchar[]), unnest(?::varchar[]), "
@@ -362,10 +387,11 @@ def rejections(con: duckdb.DuckDBPyConnection, run_id: str | None) -> dict:
 
 
 def latest_model_build(con: duckdb.DuckDBPyConnection, unique_id: str) -> dict | None:
-    """dbt's latest recorded attempt to build the model (status, recorded_at), or None."""
+    """dbt's latest recorded attempt to build the model (invocation_id, status, recorded_at), or None."""
     rows = _read(
         con,
-        f"select status, recorded_at from {MODEL_BUILDS} where unique_id = ? order by recorded_at desc limit 1",
+        f"select invocation_id, status, recorded_at from {MODEL_BUILDS} where unique_id = ? "
+        "order by recorded_at desc limit 1",
         [unique_id],
     )
     return rows[0] if rows else None

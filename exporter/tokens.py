@@ -26,7 +26,7 @@ from exporter.config import (
     check_numeric_id,
 )
 from exporter.files import write_text
-from exporter.meta_api import ErrorKind, MetaApiError, MetaClient
+from exporter.meta_api import RATE_LIMIT_CODES, ErrorKind, MetaApiError, MetaClient
 from exporter.status import ExitStatus
 from exporter.terminal import Parser, setup_logging
 
@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--graph-url", default=os.environ.get("META_GRAPH_URL", DEFAULT_GRAPH_URL))
     parser.add_argument("--api-version", default=os.environ.get("META_API_VERSION", DEFAULT_API_VERSION))
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log errors only")
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check", help="report when the token expires; exit 1 if it should be renewed")
     check.add_argument(
@@ -64,7 +66,7 @@ def main(argv: list[str]) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
-    setup_logging(verbose=False, quiet=False)
+    setup_logging(args.verbose, args.quiet)
     token, app_id, app_secret = (
         os.environ.get(name) for name in ("META_ACCESS_TOKEN", "META_APP_ID", "META_APP_SECRET")
     )
@@ -97,22 +99,34 @@ def main(argv: list[str]) -> int:
             return check(client, app_id, app_secret, args.renew_days)
         return refresh(client, app_id, app_secret, args.output)
     except MetaApiError as error:
-        if error.kind is ErrorKind.AUTH:
+        if credentials_refused(error):
             log.error(
-                "Meta refused the token or the app credentials (%s): issue a new token and export it as META_ACCESS_TOKEN.",
+                "Meta refused the token or the app credentials (%s): check META_APP_ID and META_APP_SECRET "
+                "(App Dashboard > Settings > Basic), or issue a new token and export it as META_ACCESS_TOKEN.",
                 error,
             )
             return ExitStatus.CONFIG
         if error.kind is ErrorKind.REDIRECT:
             log.error("Meta was not reached: %s.", error)
             return ExitStatus.CONFIG
-        log.error("Meta answered with an error: %s", error)
+        log.error("Meta answered with an error: %s. Try again later.", error)
         return ExitStatus.RENEW_TOKEN
     except OSError as error:
         log.error("Cannot write the new token to %s: %s.", args.output, error.strerror or error)
         return ExitStatus.CONFIG
     finally:
         client.close()
+
+
+def credentials_refused(error: MetaApiError) -> bool:
+    """Meta refused the token, the app id or the app secret: a setting to fix (exit 2), not a
+    temporary error to wait out. A wrong app secret is HTTP 400 with code 1 ("Error validating
+    client secret"), the code Meta otherwise uses for temporary errors."""
+    if error.kind is ErrorKind.AUTH:
+        return True
+    status = error.http_status
+    client_error = status is not None and 400 <= status < 500 and status not in (408, 429)
+    return client_error and not error.is_transient and error.code not in RATE_LIMIT_CODES
 
 
 def check(client: MetaClient, app_id: str, app_secret: str, renew_days: float) -> int:

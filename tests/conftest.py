@@ -31,6 +31,9 @@ KNOWN_HASHES = {
 
 TOKEN = "EAAtest-token-0123456789"
 DATASET = "1234567890"
+MODEL_ID = "model.offline_conversions.meta_offline_events"
+MODEL_NAMES = ("meta_offline_events", *EVENT_MODELS)  # the line model, then the models built from it
+DBT_INVOCATION = "00000000-0000-4000-8000-000000000001"  # the `dbt run` the `model` fixture stands for
 MODEL_COLUMNS = (
     "external_id varchar, email varchar, phone varchar, given_name varchar, surname varchar, birthdate date, "
     "gender varchar, city varchar, state varchar, postal varchar, country varchar, order_id varchar, "
@@ -109,6 +112,20 @@ class ModelFile:
     def build_events(self, as_of: datetime | None = None) -> None:
         """(Re)build the event models from the line table, as `dbt run` would at `as_of` (default now)."""
         build_event_models(self.database, as_of)
+        self.record_build()
+
+    def record_build(self) -> None:
+        """Log the models' builds as dbt's on-run-end hook does (macros/record_model_builds.sql)."""
+        with duckdb.connect(str(self.database)) as con:
+            con.execute("create schema if not exists meta_capi")
+            con.execute(
+                "create table if not exists meta_capi.dbt_model_builds (invocation_id varchar not null, "
+                "unique_id varchar not null, status varchar not null, recorded_at timestamp not null)"
+            )
+            con.executemany(
+                "insert into meta_capi.dbt_model_builds values (?, ?, 'success', now())",
+                [[DBT_INVOCATION, model_node_id(name)] for name in MODEL_NAMES],
+            )
 
     def query(self, sql: str) -> list[tuple]:
         con = duckdb.connect(str(self.database))
@@ -129,7 +146,6 @@ def model_node_id(name: str) -> str:
 def model(tmp_path) -> ModelFile:
     target = tmp_path / "target"
     target.mkdir()
-    names = ("meta_offline_events", *EVENT_MODELS)
     nodes = {
         model_node_id(name): {
             "resource_type": "model",
@@ -138,14 +154,18 @@ def model(tmp_path) -> ModelFile:
             "schema": "main",
             "alias": name,
         }
-        for name in names
+        for name in MODEL_NAMES
     }
     # Each event model is built from the one before it, the first from the line model.
-    parent_map = {model_node_id(child): [model_node_id(parent)] for parent, child in pairwise(names)}
+    parent_map = {model_node_id(child): [model_node_id(parent)] for parent, child in pairwise(MODEL_NAMES)}
     (target / "manifest.json").write_text(json.dumps({"nodes": nodes, "parent_map": parent_map}))
     # As `dbt run` leaves it: the latest invocation built the models.
-    results = [{"unique_id": node_id, "status": "success"} for node_id in nodes]
-    (target / "run_results.json").write_text(json.dumps({"args": {"which": "run"}, "results": results}))
+    run_results = {
+        "metadata": {"invocation_id": DBT_INVOCATION},
+        "args": {"which": "run"},
+        "results": [{"unique_id": node_id, "status": "success"} for node_id in nodes],
+    }
+    (target / "run_results.json").write_text(json.dumps(run_results))
     return ModelFile(tmp_path / "warehouse.duckdb", target)
 
 

@@ -39,6 +39,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # What dbt reads: the project file and the folders it names (seeds holds only the generator).
 PROJECT_FILES = ("dbt_project.yml", "macros", "models", "seeds", "data-tests")
 PROFILE_EXAMPLE = REPO_ROOT / "profiles.example.yml"
+# The lookup tables the rules need (seeds/reference/): loaded whatever the sources are.
+REFERENCE_SEEDS = frozenset(path.stem for path in (REPO_ROOT / "seeds" / "reference").glob("*.csv"))
 
 
 class DbtError(AssertionError):

@@ -68,6 +68,8 @@ def _compile(shape: tuple, catalog: str, table: str) -> dict[str, str]:
         vars = {"as_of": AS_OF_PLACEHOLDER}
         if table != "meta_offline_events":
             vars["meta_lines_model"] = table
+        # The models check, when compiled, that the reference seeds are loaded as committed.
+        run_dbt(["seed", "--select", "path:seeds/reference"], project, database, target, vars=vars)
         run_dbt(["compile", "--select", *EVENT_MODELS], project, database, target, vars=vars)
         compiled = target / "compiled" / "offline_conversions" / "models" / "events"
         return {name: (compiled / f"{name}.sql").read_text() for name in EVENT_MODELS}

@@ -1,5 +1,5 @@
 """dbt knows where its data goes: the exposure `meta_conversions_api` (the Meta dataset the exporter
-uploads to) depends on `meta_offline_events`, so `dbt docs` draws the lineage from the sources to
+uploads to) depends on the event models, so `dbt docs` draws the lineage from the sources to
 Meta and `dbt ls --select +exposure:meta_conversions_api` selects exactly what the export needs.
 """
 
@@ -9,7 +9,7 @@ import json
 from datetime import datetime
 
 import pytest
-from dbt_helpers import prepare_project, run_dbt
+from dbt_helpers import REPO_ROOT, prepare_project, run_dbt
 
 MODELS = {
     "model.offline_conversions.stg_amperity__unified_itemized_transactions",
@@ -18,12 +18,20 @@ MODELS = {
     "model.offline_conversions.int_item_lines_filtered_to_sendable",
     "model.offline_conversions.int_item_lines_joined_to_customers",
     "model.offline_conversions.meta_offline_events",
+    "model.offline_conversions.int_meta_capi_customers_hashed",
+    "model.offline_conversions.int_meta_capi_lines_checked",
+    "model.offline_conversions.meta_capi_events",
+    "model.offline_conversions.meta_capi_rejected_lines",
 }
 SOURCES = {
     "source.offline_conversions.amperity.unified_itemized_transactions",
     "source.offline_conversions.amperity.customer_360",
 }
-SEEDS = {"seed.offline_conversions.unified_itemized_transactions", "seed.offline_conversions.customer_360"}
+SAMPLE_SEEDS = {"seed.offline_conversions.unified_itemized_transactions", "seed.offline_conversions.customer_360"}
+# Lookup tables the rules need: always part of what the export needs.
+REFERENCE_SEEDS = {
+    f"seed.offline_conversions.{path.stem}" for path in (REPO_ROOT / "seeds" / "reference").glob("*.csv")
+}
 
 
 @pytest.fixture(scope="module")
@@ -59,19 +67,24 @@ def test_the_exposure_selects_every_model_source_and_test_the_export_needs(proje
 
     exposure = manifest["exposures"]["exposure.offline_conversions.meta_conversions_api"]
     assert exposure["type"] == "application" and exposure["owner"]["name"]
-    assert exposure["depends_on"]["nodes"] == ["model.offline_conversions.meta_offline_events"]
+    assert sorted(exposure["depends_on"]["nodes"]) == [
+        "model.offline_conversions.meta_capi_events",
+        "model.offline_conversions.meta_capi_rejected_lines",
+    ]
 
     by_type = {kind: {uid for uid, node_kind in nodes.items() if node_kind == kind} for kind in set(nodes.values())}
     assert by_type["exposure"] == {"exposure.offline_conversions.meta_conversions_api"}
     assert by_type["model"] == MODELS
     assert by_type["source"] == SOURCES
-    assert by_type["seed"] == SEEDS  # the sample data is the source by default
+    assert by_type["seed"] == SAMPLE_SEEDS | REFERENCE_SEEDS  # the sample data is the source by default
     # Everything the project tests is upstream of the export: every data and unit test is selected.
     project_tests = {uid for uid in manifest["nodes"] if uid.startswith("test.")} | set(manifest["unit_tests"])
     assert by_type["test"] | by_type["unit_test"] == project_tests
     assert set(by_type) == {"exposure", "model", "source", "seed", "test", "unit_test"}
 
 
-def test_with_sources_of_their_own_the_export_needs_no_seeds(project, tmp_path):
+def test_with_sources_of_their_own_the_export_needs_no_sample_seeds(project, tmp_path):
     nodes, _ = selected(project, tmp_path, vars={"source_schema": "pos"})
-    assert {uid for uid, kind in nodes.items() if kind in ("model", "source", "seed")} == MODELS | SOURCES
+    assert {uid for uid, kind in nodes.items() if kind in ("model", "source", "seed")} == (
+        MODELS | SOURCES | REFERENCE_SEEDS
+    )

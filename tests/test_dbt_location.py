@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import uuid
 from datetime import UTC, datetime
 
 import duckdb
@@ -103,7 +104,7 @@ def test_the_target_is_dbts_and_env_var_in_the_profile_is_rendered(workdir, tmp_
     code, _ = dry_run(target, tmp_path)
     assert code == 2
     err = capsys.readouterr().err
-    assert "dbt built main.meta_offline_events in the DuckDB database 'mine'" in err
+    assert "dbt built main.meta_capi_events in the DuckDB database 'mine'" in err
     assert str(other) in err
 
 
@@ -160,12 +161,25 @@ def test_a_target_that_is_not_duckdb_is_refused(workdir, tmp_path, capsys):
 
 # --- what dbt's latest invocation did with the model -------------------------------------------
 
-MODEL_ID = "model.offline_conversions.meta_offline_events"
+MODEL_ID = "model.offline_conversions.meta_capi_events"  # the model the exporter reads
 
 
-def write_run_results(target, which: str, statuses: dict[str, str]) -> None:
+def write_run_results(target, which: str, statuses: dict[str, str], invocation_id: str | None = None) -> None:
+    """run_results.json as dbt writes it after `dbt <which>`, by default for a new invocation."""
     results = [{"unique_id": unique_id, "status": status} for unique_id, status in statuses.items()]
-    (target / "run_results.json").write_text(json.dumps({"args": {"which": which}, "results": results}))
+    metadata = {"invocation_id": invocation_id or str(uuid.uuid4())}
+    (target / "run_results.json").write_text(
+        json.dumps({"metadata": metadata, "args": {"which": which}, "results": results})
+    )
+
+
+def recorded_builds(database) -> list[tuple[str, str]]:
+    """(invocation_id, status) of the model's builds in the warehouse's build log, oldest first."""
+    with duckdb.connect(str(database), read_only=True) as con:
+        return con.execute(
+            "select invocation_id, status from meta_capi.dbt_model_builds where unique_id = ? order by recorded_at",
+            [MODEL_ID],
+        ).fetchall()
 
 
 def model_tests(target) -> list[str]:
@@ -185,17 +199,38 @@ def test_a_failed_error_test_of_the_model_is_refused(workdir, tmp_path, capsys):
     failing = next(test_id for test_id in tests if "not_null" in test_id)
     write_run_results(target, "test", {test_id: "fail" if test_id == failing else "pass" for test_id in tests})
     assert dry_run(target, tmp_path)[0] == 2
-    assert "failed tests of meta_offline_events: not_null_meta_offline_events" in capsys.readouterr().err
+    assert "failed tests of meta_capi_events: not_null_" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("which", ["seed", "test", "compile"])
-def test_an_invocation_that_neither_built_nor_tested_the_model_is_refused(workdir, tmp_path, capsys, which):
-    _, target = workdir
+@pytest.mark.parametrize("which", ["seed", "test", "compile", "show", "run-operation"])
+def test_an_invocation_that_neither_built_nor_tested_the_model_leaves_the_build_log_to_decide(
+    workdir, tmp_path, capsys, which
+):
+    work, target = workdir
     write_run_results(target, which, {"seed.offline_conversions.customer_360": "success"})
+    assert dry_run(target, tmp_path)[0] == 0  # the latest recorded build succeeded
+
+    with duckdb.connect(str(work / "mine.duckdb")) as con:  # a later `dbt run` failed
+        con.execute(
+            "insert into meta_capi.dbt_model_builds values (?, ?, 'error', now()::timestamp)",
+            [str(uuid.uuid4()), MODEL_ID],
+        )
     assert dry_run(target, tmp_path)[0] == 2
-    err = capsys.readouterr().err
-    assert f"dbt's latest invocation (dbt {which}) neither built nor tested meta_offline_events" in err
+    assert "ended with status 'error', so the table is an older one" in capsys.readouterr().err
     assert dry_run(target, tmp_path, "--allow-unsuccessful-model")[0] == 0
+
+
+@pytest.mark.parametrize("command", [["compile"], ["docs", "generate"], ["show", "--select", "meta_offline_events"]])
+def test_compiling_after_a_build_is_no_reason_to_refuse(built, workdir, tmp_path, command):
+    """dbt compile, docs generate and show rewrite run_results.json with "success" for every node
+    they compiled, tests included: neither a build nor a test outcome."""
+    work, target = workdir
+    _, profiles, _ = built
+    run_dbt(command, work, tmp_path / "unused.duckdb", target, profiles_dir=profiles)
+    assert json.loads((target / "run_results.json").read_text())["args"]["which"] == {"docs": "generate"}.get(
+        command[0], command[0]
+    )
+    assert dry_run(target, tmp_path)[0] == 0
 
 
 def test_no_run_results_is_refused(workdir, tmp_path, capsys):
@@ -222,9 +257,55 @@ def test_a_failed_build_hidden_by_a_later_passing_dbt_test_is_refused(built, wor
     assert json.loads((target / "run_results.json").read_text())["args"]["which"] == "test"
 
     assert dry_run(target, tmp_path)[0] == 2
-    assert "ended with status 'error', so the table is an older one" in capsys.readouterr().err
+    assert "so the table is an older one" in capsys.readouterr().err  # skipped: built on a failed model
     with duckdb.connect(str(work / "mine.duckdb"), read_only=True) as con:
         statuses = con.execute(
             "select status, count(*) from meta_capi.dbt_model_builds group by status order by status"
         ).fetchall()
     assert statuses[0][0] == "error" and statuses[-1][0] == "success"  # the first build, then this one
+
+
+def test_another_targets_file_of_the_same_name_is_refused(workdir, tmp_path, monkeypatch, capsys):
+    """dbt built the model in mine.duckdb; the exporter is pointed (DBT_TARGET) at another target whose
+    file is also called mine.duckdb, built by an earlier invocation: the catalog names agree, the
+    invocations do not."""
+    work, target = workdir
+    other = tmp_path / "other" / "mine.duckdb"
+    other.parent.mkdir()
+    shutil.copy(work / "mine.duckdb", other)
+    with duckdb.connect(str(other)) as con:  # as that target's own, earlier build recorded it
+        con.execute("update meta_capi.dbt_model_builds set invocation_id = ?", [str(uuid.uuid4())])
+    monkeypatch.setenv("DBT_TARGET", "other")
+    monkeypatch.setenv("OTHER_DUCKDB_PATH", str(other))
+
+    assert dry_run(target, tmp_path)[0] == 2
+    err = capsys.readouterr().err
+    assert f"dbt's latest invocation (dbt build) built main.meta_capi_events, but not in {other}" in err
+    assert len(err.strip().splitlines()) == 1
+    monkeypatch.delenv("DBT_TARGET")
+    assert dry_run(target, tmp_path)[0] == 0  # the file dbt built
+
+
+def test_a_build_the_warehouse_has_no_record_of_is_refused(workdir, tmp_path, capsys):
+    """run_results.json says an invocation built the model, but the build log in the warehouse has
+    no record of it: dbt's on-run-end hook did not run (the command stopped before it), so the
+    table may be an older one."""
+    work, target = workdir
+    run_results = json.loads((target / "run_results.json").read_text())
+    [(built_by, _)] = recorded_builds(work / "mine.duckdb")
+    assert run_results["metadata"]["invocation_id"] == built_by  # as `dbt build` left them
+    run_results["metadata"]["invocation_id"] = str(uuid.uuid4())
+    (target / "run_results.json").write_text(json.dumps(run_results))
+
+    assert dry_run(target, tmp_path)[0] == 2
+    err = capsys.readouterr().err
+    assert "built main.meta_capi_events, but not in" in err and "that build was not recorded" in err
+    assert dry_run(target, tmp_path, "--allow-unsuccessful-model")[0] == 0
+
+
+def test_a_warehouse_without_a_recorded_build_is_refused(workdir, tmp_path, capsys):
+    work, target = workdir
+    with duckdb.connect(str(work / "mine.duckdb")) as con:
+        con.execute("drop table meta_capi.dbt_model_builds")
+    assert dry_run(target, tmp_path)[0] == 2
+    assert "holds no record of a dbt build of main.meta_capi_events" in capsys.readouterr().err

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
-from conftest import TOKEN, order_lines
+import pytest
+from conftest import DATASET, TOKEN, order_lines
 
 from exporter.cli import main
 
@@ -93,3 +96,67 @@ def test_match_key_coverage_is_reported_stored_and_shown_per_run(model, export_e
     header, row = text.splitlines()[:2]
     assert header.split() == ["started", "(UTC)", "kind", "sent", "em", "ph", "fn", "ln", "db", "ge", "ct", "st", "zp", "country", "external_id"]  # fmt: skip
     assert row.split()[2:] == ["real", "✓", "10", "100%", "50%", "100%", "100%", "0%", "100%", "50%", "100%", "100%", "100%", "100%"]  # fmt: skip
+
+
+def test_dataset_id_is_checked_and_defaults_to_meta_dataset_id(model, export_env, monkeypatch, capsys):
+    model.write(order_lines(1))
+    assert export_env(model, "-q") == 0
+    database = ["--database", str(model.database)]
+    capsys.readouterr()
+
+    monkeypatch.setenv("META_DATASET_ID", DATASET)
+    code, text = run_command(capsys, "history", "--json", *database)
+    assert code == 0 and [run["dataset_id"] for run in json.loads(text)["runs"]] == [DATASET]
+    monkeypatch.setenv("META_DATASET_ID", "987654321")  # another dataset: none of its runs
+    assert run_command(capsys, "history", *database) == (0, "No exporter runs recorded yet.\n")
+    assert run_command(capsys, "history", "--dataset-id", DATASET, *database)[0] == 0  # the flag wins
+
+    for bad in (["--dataset-id", "pixel-1"], ["--dataset-id", "１２３"]):
+        assert main(["history", *bad, *database]) == 2
+        err = capsys.readouterr().err
+        assert "must be ASCII digits" in err and len(err.strip().splitlines()) == 1, err
+    monkeypatch.setenv("META_DATASET_ID", "²")
+    assert main(["history", *database]) == 2
+    assert "META_DATASET_ID" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["history", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+        (["history", "-n", "many"], "argument -n/--last: invalid int value: 'many'"),
+        (["rejected", "--run"], "argument --run: expected one argument"),
+    ],
+)
+def test_usage_errors_are_one_line(capsys, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == f"python -m exporter {argv[0]}: {message} (see --help)\n"
+
+
+def test_a_file_in_use_by_a_writer_is_one_line(model, capsys):
+    model.write(order_lines(1))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, sys; c = duckdb.connect({str(model.database)!r}); "
+         "print('ready', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        for command in ("history", "rejected"):
+            assert main([command, "--database", str(model.database)]) == 2
+            err = capsys.readouterr().err
+            assert "is in use by another process (a dbt run or another exporter)" in err
+            assert len(err.strip().splitlines()) == 1 and "Conflicting lock" not in err, err
+    finally:
+        holder.communicate("")
+
+
+@pytest.mark.parametrize("flag", ["-v", "-q", "--verbose"])
+def test_logging_flags_may_come_before_the_subcommand(model, capsys, flag):
+    model.write(order_lines(1))
+    assert run_command(capsys, flag, "history", "--database", str(model.database)) == (
+        0,
+        "No exporter runs recorded yet.\n",
+    )
+    assert run_command(capsys, flag, "rejected", "--database", str(model.database))[0] == 0

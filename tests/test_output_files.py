@@ -93,3 +93,18 @@ def test_an_output_path_that_is_a_folder_is_refused_before_the_run(model, meta, 
     assert flag in err and str(folder) in err
     assert "Traceback" not in err
     assert meta.requests == []
+
+
+def test_dry_run_bodies_go_to_dbts_target_folder_of_the_project(model, export_env, tmp_path, monkeypatch, capsys):
+    """Run from elsewhere with --project-dir: the bodies land in the project's target folder, as
+    dbt's own artifacts do, not in a `target` folder of the working directory."""
+    model.write(order_lines(2))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+
+    assert export_env(model, "--dry-run", "--project-dir", str(tmp_path), "--dbt-target-path", "target") == 0
+
+    [bodies] = (model.target / "meta_capi").glob("dry_run_*.jsonl")
+    assert str(bodies) in capsys.readouterr().err
+    assert list(elsewhere.iterdir()) == []

@@ -27,10 +27,10 @@ def assert_no_secret_or_pii(text: str) -> None:
 
 def test_without_a_terminal_progress_is_a_log_line_per_interval(model, export_env, capsys):
     model.write(order_lines(40))
-    assert export_env(model, "--batch-size", "10", "--progress-every", "0") == 0
+    assert export_env(model, "--batch-size", "10", "--progress-every", "1e-9") == 0
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if "progress:" in line]
-    assert len(lines) == 4  # one per batch, with an interval of 0
+    assert len(lines) == 4  # one per batch, with an interval of a nanosecond
     assert all(PROGRESS_LINE.fullmatch(line) for line in lines), lines
     assert "79 of 79 rows read (100%)" in lines[-1] and "40 events sent" in lines[-1]
     assert_no_secret_or_pii(err)
@@ -82,7 +82,7 @@ def test_verbose_logs_every_batch_and_every_attempt(model, meta, export_env, cap
 
 def test_quiet_logs_nothing_but_errors(model, meta, export_env, capsys):
     model.write(order_lines(5))
-    assert export_env(model, "-q", "--progress-every", "0") == 0
+    assert export_env(model, "-q", "--progress-every", "1e-9") == 0
     assert capsys.readouterr().err == ""
     meta.expire_token()
     assert export_env(model, "-q", "--resend") == 2

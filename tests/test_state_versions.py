@@ -94,6 +94,7 @@ def test_a_file_from_the_previous_release_is_migrated_and_its_log_honoured(model
     model.write(order_lines(10))
     hashes = payload_hashes(export_env, model, tmp_path)
     model.query("drop schema meta_capi cascade")
+    model.record_build()
     previous_release_file(model, {order: hashes[order] for order in sorted(hashes)[:6]})
 
     assert export_env(model, "-q") == 0

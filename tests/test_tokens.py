@@ -80,3 +80,19 @@ def test_renew_days_must_be_a_number_of_days(token_env, capsys, days):
     assert main(["token", "check", "--renew-days", days]) == 2
     assert "--renew-days takes" in capsys.readouterr().err
     assert token_env.requests == []
+
+
+def test_logging_flags_may_come_before_the_subcommand(token_env, capsys):
+    assert main(["-q", "token", "check"]) == 0
+    assert "does not expire" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [["refresh", "--output", "TOKEN_FILE"], ["check"]])
+def test_a_wrong_app_secret_is_a_setting_to_fix(token_env, monkeypatch, tmp_path, capsys, command):
+    monkeypatch.setenv("META_APP_SECRET", "not-the-app-secret")
+    output = tmp_path / "token"
+    assert main(["token", *(str(output) if arg == "TOKEN_FILE" else arg for arg in command)]) == 2
+    err = capsys.readouterr().err
+    assert "Meta refused the token or the app credentials" in err and "META_APP_SECRET" in err
+    assert len(err.strip().splitlines()) == 1 and "not-the-app-secret" not in err, err
+    assert not output.exists()

@@ -15,6 +15,7 @@
     )
 }}
 
+{{- meta_check_reference_seeds() -}}
 {%- set lines_relation = ref(var('meta_lines_model', 'meta_offline_events')) -%}
 {%- set columns = meta_source_columns(lines_relation, required=['external_id'], required_one_of=['email', 'phone']) -%}
 
@@ -56,17 +57,29 @@ trimmed as (
         {{ meta_trim('raw_' ~ column_name) }} as {{ column_name }},
         {{ meta_prehashed('raw_' ~ column_name) }} as prehashed_{{ column_name }},
         {%- endfor %}
-        {#- A hashed country gives no context to phone, state and postal. #}
-        case
-            when {{ meta_prehashed('raw_country') }} is null then {{ meta_normalize_country('raw_country') }}
-        end as country_code
     from new_customers
+
+),
+
+with_country as (
+
+    {{ meta_normalize_countries('trimmed', 'country') }}
+
+),
+
+with_country_code as (
+
+    {#- A hashed country gives no context to phone, state and postal. #}
+    select
+        *,
+        case when prehashed_country is null then country_alpha2 end as country_code
+    from with_country
 
 ),
 
 with_phone as (
 
-    {{ meta_normalize_phones('trimmed', 'phone', 'country_code') }}
+    {{ meta_normalize_phones('with_country_code', 'phone', 'country_code') }}
 
 ),
 

@@ -4,6 +4,7 @@
     Meta's line rules it breaks (line_problem, NULL when it breaks none). meta_capi_events and
     meta_capi_rejected_lines are built from it.
 -#}
+{{- meta_check_reference_seeds() -}}
 {%- set lines_relation = ref(var('meta_lines_model', 'meta_offline_events')) -%}
 {%- set columns = meta_source_columns(lines_relation, required=meta_required_line_columns(), required_one_of=['email', 'phone']) -%}
 {%- set as_of_seconds = 'cast(floor(epoch(' ~ meta_as_of() ~ ')) as bigint)' -%}

@@ -1,0 +1,145 @@
+"""The dbt text normalizers (macros/normalize/text.sql) give what tests/reference_normalize.py gives, byte
+for byte: on every Unicode code point, alone and inside a word, and on generated customers.
+
+The macros are compiled by dbt once (``dbt compile --inline``, the reference seeds loaded by
+``dbt seed``); DuckDB then runs the compiled SQL on large tables.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import reference_normalize as normalize
+from text_normalizers_sql_helpers import CODE_POINTS, CODE_POINTS_SQL, SqlNormalizers, customers, write_json_lines
+
+CUSTOMERS = 100_000
+# Known disagreements, {key: {input: [python, sql]}}: none today; a new one fails the test.
+DISAGREEMENTS = Path(__file__).parent / "golden" / "text_normalizers_sql_disagreements.json"
+
+
+@pytest.fixture(scope="module")
+def sql(tmp_path_factory: pytest.TempPathFactory) -> SqlNormalizers:
+    return SqlNormalizers.build(tmp_path_factory.mktemp("text_normalizers"))
+
+
+def _known_disagreements() -> dict[str, dict[str, list[str | None]]]:
+    return json.loads(DISAGREEMENTS.read_text()) if DISAGREEMENTS.exists() else {}
+
+
+def _unwrapped(function: Callable) -> Callable:
+    """The normalizer without its lru_cache: a million distinct values would only churn it."""
+    return getattr(function, "__wrapped__", function)
+
+
+# Per code point: (check, SQL wrapping the character `ch`, Python wrapping it, expression, oracle).
+CODE_POINT_CHECKS: list[tuple[str, str, Callable[[str], str], str, Callable[[str], str | None]]] = [
+    ("trim", "ch || 'x' || ch", lambda ch: ch + "x" + ch, "trim", normalize._text),
+    ("name alone", "ch", lambda ch: ch, "name", _unwrapped(normalize.normalize_name)),
+    ("name in a word", "'a' || ch || 'b'", lambda ch: "a" + ch + "b", "name", _unwrapped(normalize.normalize_name)),
+    ("city in a word", "'a' || ch || 'b'", lambda ch: "a" + ch + "b", "city", _unwrapped(normalize.normalize_city)),
+    (
+        "email",
+        "'x' || ch || '@example.com'",
+        lambda ch: "x" + ch + "@example.com",
+        "email",
+        _unwrapped(normalize.normalize_email),
+    ),
+    ("lower before a final sigma", "'Σ' || ch || 'Σ'", lambda ch: "Σ" + ch + "Σ", "python_lower", str.lower),
+    ("_key in a word", "'a' || ch || 'b'", lambda ch: "a" + ch + "b", "lookup_key", normalize._key),
+    ("_exact_key in a word", "'a' || ch || 'b'", lambda ch: "a" + ch + "b", "exact_lookup_key", normalize._exact_key),
+]
+
+
+@pytest.fixture(scope="module")
+def code_point_results(sql: SqlNormalizers) -> dict[str, list[str | None]]:
+    """Every check's SQL result per code point, from one query over the code points."""
+    # The compiled expressions read the column `value` (and nothing else named so): put each
+    # check's text in its place.
+    columns = ", ".join(
+        f"{sql.expressions[expression].replace('value', f'({sql_text})')} as c{number}"
+        for number, (_, sql_text, _, expression, _) in enumerate(CODE_POINT_CHECKS)
+    )
+    with sql.connect() as con:
+        con.execute(CODE_POINTS_SQL)
+        rows = con.execute(f"select {columns} from code_points order by code_point").fetchall()
+    return {check[0]: [row[number] for row in rows] for number, check in enumerate(CODE_POINT_CHECKS)}
+
+
+@pytest.mark.parametrize("check", CODE_POINT_CHECKS, ids=[check[0] for check in CODE_POINT_CHECKS])
+def test_every_code_point_as_python(code_point_results: dict[str, list[str | None]], check) -> None:
+    label, _, python_text, _, oracle = check
+    got = code_point_results[label]
+    expected = [oracle(python_text(chr(code_point))) for code_point in CODE_POINTS]
+    assert len(got) == len(expected) == 1_112_064
+    differ = {
+        f"U+{code_point:04X}": [want, have]
+        for code_point, want, have in zip(CODE_POINTS, expected, got, strict=True)
+        if want != have
+    }
+    assert differ == _known_disagreements().get(label, {})
+
+
+def _expected(customer: dict[str, object]) -> dict[str, str | None]:
+    country = normalize.normalize_country(customer["country"])
+    return {
+        "email": normalize.normalize_email(customer["email"]),
+        "email_prehashed": normalize._prehashed(customer["email"]),
+        "fn": normalize.normalize_name(customer["given_name"]),
+        "ln": normalize.normalize_name(customer["surname"]),
+        "ln_prehashed": normalize._prehashed(customer["surname"]),
+        "db": normalize.normalize_birthdate(customer["birthdate"]),
+        "db_text": normalize.normalize_birthdate(customer["birthdate_text"]),
+        "ge": normalize.normalize_gender(customer["gender"]),
+        "ct": normalize.normalize_city(customer["city"]),
+        "st": normalize.normalize_state(customer["state"], customer["country"]),
+        "zp": normalize.normalize_postal(customer["postal"], customer["country"]),
+        "country": country,
+        "country_prehashed": normalize._prehashed(customer["country"]),
+        "external_id": normalize.normalize_external_id(customer["external_id"]),
+        "external_id_sha256": normalize.sha256_hex(normalize.normalize_external_id(customer["external_id"])),
+    }
+
+
+def test_generated_customers_as_python(sql: SqlNormalizers, tmp_path: Path) -> None:
+    translated = sorted(normalize._translated_names().exact)
+    rows = list(customers(CUSTOMERS, translated))
+    path = write_json_lines([{"row_number": number, **row} for number, row in enumerate(rows)], tmp_path / "c.jsonl")
+    columns = {name: "varchar" for name in rows[0]} | {"row_number": "integer", "birthdate": "date"}
+    with sql.connect() as con:
+        con.execute(
+            "create temp table customers as select * from read_json(?, format = 'newline_delimited', columns = "
+            + "{"
+            + ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items())
+            + "})",
+            [str(path)],
+        )
+        started = time.perf_counter()
+        cursor = con.execute(sql.expressions["customer_keys"])
+        names = [column[0] for column in cursor.description]
+        got = [dict(zip(names[1:], row[1:], strict=True)) for row in cursor.fetchall()]
+        sql_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    expected = [_expected(row) for row in rows]
+    python_seconds = time.perf_counter() - started
+    differ = {
+        key: [row, want[key], have[key]]
+        for row, want, have in zip(rows, expected, got, strict=True)
+        for key in want
+        if want[key] != have[key]
+    }
+    assert len(got) == CUSTOMERS
+    assert list(differ.items())[:5] == []  # the first few, readable
+    print(f"per customer: SQL {sql_seconds / CUSTOMERS * 1e6:.1f} µs, Python {python_seconds / CUSTOMERS * 1e6:.1f} µs")
+
+
+def test_seeds_are_up_to_date() -> None:
+    """The committed seeds and character classes are what the generator writes from the oracle."""
+    import runpy
+
+    generator = runpy.run_path(str(Path(__file__).parents[1] / "seeds" / "reference" / "generate_country_names.py"))
+    stale = [str(path) for path, build in generator["outputs"]().items() if path.read_text(encoding="utf-8") != build()]
+    assert stale == []

@@ -93,9 +93,7 @@ def build(tmp_path, *lines: dict) -> Built:
     database = tmp_path / "warehouse.duckdb"
     database.unlink(missing_ok=True)
     con = duckdb.connect(str(database))
-    con.execute(
-        f"create table main.meta_offline_events ({', '.join(f'{adapter(n)} {COLUMN_TYPES[n]}' for n in names)})"
-    )
+    con.execute("create table main.meta_offline_events (" + ", ".join(f'"{n}" {COLUMN_TYPES[n]}' for n in names) + ")")
     con.executemany(
         f"insert into main.meta_offline_events values ({', '.join('?' for _ in names)})",
         [[line.get(name) for name in names] for line in lines],
@@ -107,10 +105,6 @@ def build(tmp_path, *lines: dict) -> Built:
         return Built(rows(con, "meta_capi_events"), rows(con, "meta_capi_rejected_lines"))
     finally:
         con.close()
-
-
-def adapter(name: str) -> str:
-    return f'"{name}"'
 
 
 def rows(con: duckdb.DuckDBPyConnection, table: str) -> list[dict]:

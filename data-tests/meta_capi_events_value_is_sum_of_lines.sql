@@ -13,8 +13,8 @@ events as (
 
     select
         order_id,
-        cast(json_extract_string(payload, '$.custom_data.value') as decimal(38, 4)) as sent_value,
-        json_extract_string(payload, '$.custom_data.currency') as currency_code
+        cast({{ meta_json_extract_text('payload', ['custom_data', 'value']) }} as decimal(38, 4)) as sent_value,
+        {{ meta_json_extract_text('payload', ['custom_data', 'currency']) }} as currency_code
     from {{ ref('meta_capi_events') }}
     where reject_reason is null
 

@@ -9,7 +9,7 @@
 {% macro meta_in_send_window(column_name, as_of=none, lookback_days=none) -%}
     {%- set as_of = meta_as_of() if as_of is none else as_of -%}
     {%- set lookback_days = meta_lookback_days() if lookback_days is none else lookback_days -%}
-    ({{ column_name }} > {{ as_of }} - to_days(cast({{ lookback_days }} as integer))
+    ({{ column_name }} > {{ dbt.dateadd('day', '-1 * cast(' ~ lookback_days ~ ' as integer)', as_of) }}
         and {{ column_name }} <= {{ as_of }})
 {%- endmacro %}
 

@@ -25,12 +25,12 @@
     {%- elif kind.startswith(('VARCHAR', 'TEXT', 'STRING', 'CHAR')) -%}
         {%- set text = 'trim(cast(' ~ column_name ~ ' as varchar))' -%}
         case
-            when regexp_full_match({{ text }}, '\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?')
-                then {{ meta_wall_clock_to_utc('try_cast(' ~ text ~ ' as timestamp)', zone) }}
-            when regexp_full_match({{ text }}, '\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)? ?([Zz]|[+-]\d{2}(:?\d{2})?)')
-                then timezone('UTC', try_cast(
-                    regexp_replace(regexp_replace({{ text }}, ' ?[Zz]$', '+00:00'), ' ([+-]\d{2}(:?\d{2})?)$', '\1')
-                    as timestamptz))
+            when {{ meta__regexp_full_match(text, '[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?)?') }}
+                then {{ meta_wall_clock_to_utc(meta_try_cast_timestamp(text), zone) }}
+            when {{ meta__regexp_full_match(text, '[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)? ?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)') }}
+                then timezone('UTC', {{ meta_try_cast_timestamptz(
+                    "regexp_replace(regexp_replace(" ~ text ~ ", ' ?[Zz]$', '+00:00'), ' ([+-][0-9]{2}(:?[0-9]{2})?)$', '\\1')"
+                ) }})
         end
     {%- elif not execute -%}
         cast(null as timestamp)

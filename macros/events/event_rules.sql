@@ -50,17 +50,18 @@
 {% macro meta_epoch_seconds(column_name, data_type) -%}
     {%- set value = adapter.quote(column_name) -%}
     {%- set kind = (data_type or '') | upper -%}
+    {#- Type names as DuckDB and PostgreSQL (information_schema) spell them. -#}
     {%- if kind in ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT') -%}
         cast({{ value }} as bigint)
-    {%- elif kind in ('FLOAT', 'DOUBLE') or kind.startswith('DECIMAL') -%}
-        case when isfinite(cast({{ value }} as double)) then cast(trunc({{ value }}) as bigint) end
+    {%- elif kind in ('FLOAT', 'DOUBLE', 'REAL', 'DOUBLE PRECISION') or kind.startswith(('DECIMAL', 'NUMERIC')) -%}
+        case when {{ meta_is_finite('cast(' ~ value ~ ' as ' ~ meta_type_double() ~ ')') }} then cast(trunc({{ value }}) as bigint) end
     {%- elif meta_is_text_type(kind) -%}
         case
-            when regexp_full_match(trim({{ value }}), '-?[0-9]+') then try_cast(trim({{ value }}) as bigint)
-            else cast(floor(epoch({{ meta_to_utc_timestamp(value, kind, 'UTC') }})) as bigint)
+            when {{ meta__regexp_full_match('trim(' ~ value ~ ')', '-?[0-9]+') }} then {{ meta_try_cast_bigint('trim(' ~ value ~ ')') }}
+            else {{ meta_epoch_seconds_of(meta_to_utc_timestamp(value, kind, 'UTC')) }}
         end
     {%- elif kind.startswith('TIMESTAMP') or kind == 'DATE' -%}
-        cast(floor(epoch({{ meta_to_utc_timestamp(value, kind, 'UTC') }})) as bigint)
+        {{ meta_epoch_seconds_of(meta_to_utc_timestamp(value, kind, 'UTC')) }}
     {%- else -%}
         cast(null as bigint)
     {%- endif -%}
@@ -96,7 +97,7 @@
         when "quantity" <= 0 then 'quantity_not_positive'
         when "quantity" > {{ meta_max_quantity() }} then 'quantity_too_large'
         {#- NaN sorts above every number, so "not finite" comes before the comparisons. #}
-        when not isfinite(cast("price" as double)) then 'price_not_finite'
+        when not {{ meta_is_finite('cast("price" as ' ~ meta_type_double() ~ ')') }} then 'price_not_finite'
         when "price" < 0 then 'price_negative'
         when "price" > {{ meta_max_amount() }} then 'price_too_large'
         when not {{ currency_known }} then 'invalid_currency'
@@ -110,7 +111,7 @@
             - case when {{ action_source }} = 'physical_store' then 62 else 7 end * 86400
             then 'timestamp_too_old'
         {%- if 'value' in columns %}
-        when "value" is not null and not isfinite(cast("value" as double)) then 'value_not_finite'
+        when "value" is not null and not {{ meta_is_finite('cast("value" as ' ~ meta_type_double() ~ ')') }} then 'value_not_finite'
         when "value" > {{ meta_max_amount() }} then 'value_too_large'
         {%- endif %}
         {%- for column_name in ['client_user_agent', 'event_id', 'event_source_url'] %}

@@ -8,10 +8,23 @@
 {#- A JSON string: backslash and quote escaped, control characters as \b \f \n \r \t or a
     lower-case \u00xx, everything else (non-ASCII included) as is. -#}
 {% macro meta_json_string(expression) -%}
+    {{ return(adapter.dispatch('meta_json_string')(expression)) }}
+{%- endmacro %}
+
+{% macro default__meta_json_string(expression) -%}
+    {{ meta__json_string(expression, first_code=0) }}
+{%- endmacro %}
+
+{#- PostgreSQL text cannot hold U+0000 (and chr(0) is an error): its escape is left out. -#}
+{% macro postgres__meta_json_string(expression) -%}
+    {{ meta__json_string(expression, first_code=1) }}
+{%- endmacro %}
+
+{% macro meta__json_string(expression, first_code) -%}
     {%- set text = 'cast(' ~ expression ~ ' as varchar)' -%}
     {%- set short = {8: '\\b', 9: '\\t', 10: '\\n', 12: '\\f', 13: '\\r'} -%}
     {%- set ns = namespace(sql="replace(replace(" ~ text ~ ", '\\', '\\\\'), '\"', '\\\"')") -%}
-    {%- for code in range(32) -%}
+    {%- for code in range(first_code, 32) -%}
         {%- set escaped = short.get(code, '\\u%04x' % code) -%}
         {%- set ns.sql = "replace(" ~ ns.sql ~ ", chr(" ~ code ~ "), '" ~ escaped ~ "')" -%}
     {%- endfor -%}

@@ -16,6 +16,11 @@
     regexp_full_match({{ expr }}, {{ pattern }})
 {%- endmacro %}
 
+{#- PostgreSQL: patterns arrive as SQL literals; meta__postgres_regex_literal turns them into AREs. -#}
+{% macro postgres__meta_phone_regex_full_match(expr, pattern) -%}
+    ({{ expr }} ~ {{ meta__postgres_regex_literal(pattern, anchored=true) }})
+{%- endmacro %}
+
 
 {#- True when the pattern matches somewhere in expr (anchor it with ^ or $ as needed). -#}
 {% macro meta_phone_regex_contains(expr, pattern) -%}
@@ -24,6 +29,10 @@
 
 {% macro default__meta_phone_regex_contains(expr, pattern) -%}
     regexp_matches({{ expr }}, {{ pattern }})
+{%- endmacro %}
+
+{% macro postgres__meta_phone_regex_contains(expr, pattern) -%}
+    ({{ expr }} ~ {{ meta__postgres_regex_literal(pattern) }})
 {%- endmacro %}
 
 
@@ -36,6 +45,12 @@
     regexp_extract({{ expr }}, {{ pattern }}, {{ group }})
 {%- endmacro %}
 
+{#- regexp_match gives the groups of a pattern that has any, else the match: the pattern is
+    wrapped in one more group so the whole match is always element 1 and group n is n + 1. -#}
+{% macro postgres__meta_phone_regex_extract(expr, pattern, group=0) -%}
+    coalesce((regexp_match({{ expr }}, {{ meta__postgres_regex_literal(pattern, wrapped=true) }}))[{{ group + 1 }}], '')
+{%- endmacro %}
+
 
 {#- The first match (every match with every=true) replaced; \1 in replacement is group 1. -#}
 {% macro meta_phone_regex_replace(expr, pattern, replacement, every=false) -%}
@@ -44,6 +59,10 @@
 
 {% macro default__meta_phone_regex_replace(expr, pattern, replacement, every=false) -%}
     regexp_replace({{ expr }}, {{ pattern }}, {{ replacement }}{{ ", 'g'" if every else "" }})
+{%- endmacro %}
+
+{% macro postgres__meta_phone_regex_replace(expr, pattern, replacement, every=false) -%}
+    regexp_replace({{ expr }}, {{ meta__postgres_regex_literal(pattern) }}, {{ replacement }}{{ ", 'g'" if every else "" }})
 {%- endmacro %}
 
 
@@ -55,4 +74,22 @@
 
 {% macro default__meta_phone_materialized() -%}
     materialized
+{%- endmacro %}
+
+
+{#- A pattern given as a SQL string literal (as meta_sql_string writes it) as the literal of the
+    same pattern in PostgreSQL's syntax (meta__postgres_regex): wrapped=true puts the body in
+    a capturing group. -#}
+{% macro meta__postgres_regex_literal(literal, anchored=false, wrapped=false) -%}
+    {%- set text = literal | trim -%}
+    {%- if not (text.startswith("'") and text.endswith("'")) -%}
+        {{ exceptions.raise_compiler_error('a phone pattern must be a SQL string literal: ' ~ text) }}
+    {%- endif -%}
+    {%- set pattern = meta__postgres_regex(text[1:-1] | replace("''", "'"), anchored=anchored) -%}
+    {%- if wrapped -%}
+        {%- set flags = modules.re.match('^\\(\\?[a-z]+\\)', pattern) -%}
+        {%- set prefix = flags.group(0) if flags else '' -%}
+        {%- set pattern = prefix ~ '(' ~ pattern[prefix | length:] ~ ')' -%}
+    {%- endif -%}
+    {{- return(meta_sql_string(pattern)) -}}
 {%- endmacro %}

@@ -73,6 +73,11 @@
     case when year({{ birthdate }}) >= 1900 then strftime({{ birthdate }}, '%Y%m%d') end
 {%- endmacro %}
 
+{% macro postgres__meta_normalize_birthdate(expr) -%}
+    {%- set birthdate = meta__date_from_iso_text(meta_trim(expr)) -%}
+    case when extract(year from {{ birthdate }}) >= 1900 then to_char({{ birthdate }}, 'YYYYMMDD') end
+{%- endmacro %}
+
 
 {#- normalize_gender() (ge): f / female / m / male, any case -> 'f' / 'm'. -#}
 {% macro meta_normalize_gender(expr) -%}
@@ -236,6 +241,10 @@
     sha256(cast({{ expr }} as varchar))
 {%- endmacro %}
 
+{% macro postgres__meta_sha256(expr) -%}
+    encode(sha256(convert_to(cast({{ expr }} as varchar), 'UTF8')), 'hex')
+{%- endmacro %}
+
 
 {#- _prehashed(): the stripped value lowercased when it is 64 hex digits (already a SHA-256), else NULL. -#}
 {% macro meta_prehashed(expr) -%}
@@ -270,6 +279,25 @@
 
 {#- ---- helpers: Python's string functions ------------------------------------------------------ -#}
 
+{#-
+    A pattern written for DuckDB (RE2, Python's syntax) as a PostgreSQL ARE: \x{hex} as \U and
+    eight hex digits, (?s:...) as (?:...) (an ARE's dot matches a newline anyway), and with
+    anchored=true wrapped in ^(?:...)$, after any leading (?flags), which an ARE takes only first.
+-#}
+{% macro meta__postgres_regex(pattern, anchored=false) -%}
+    {%- set pieces = pattern.split('\\x{') -%}
+    {%- set ns = namespace(text=pieces[0]) -%}
+    {%- for piece in pieces[1:] -%}
+        {%- set code, rest = piece.split('}', 1) -%}
+        {%- set ns.text = ns.text ~ ('\\U%08x' % (code | int(base=16))) ~ rest -%}
+    {%- endfor -%}
+    {%- set text = ns.text | replace('(?s:', '(?:') -%}
+    {%- set flags = modules.re.match('^\\(\\?[a-z]+\\)', text) -%}
+    {%- set prefix = flags.group(0) if flags else '' -%}
+    {%- set body = text[prefix | length:] -%}
+    {{- return(prefix ~ ('^(?:' ~ body ~ ')$' if anchored else body)) -}}
+{%- endmacro %}
+
 {#- _keep()'s first step: NFC(NFC(text).lower()). -#}
 {% macro meta__nfc_lower(expr) -%}
     {{ meta__nfc(meta__python_lower(meta__nfc(expr))) }}
@@ -287,6 +315,22 @@
             {%- do parts.append('\\x{%x}' % low) -%}
         {%- else -%}
             {%- do parts.append('\\x{%x}-\\x{%x}' % (low, high)) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for character in extra -%}
+        {%- do parts.append('\\' ~ character) -%}
+    {%- endfor -%}
+    {{- return('[' ~ ('^' if negate else '') ~ parts | join('') ~ ']') -}}
+{%- endmacro %}
+
+{#- PostgreSQL's regexes (AREs) write a code point as \U and exactly eight hex digits. -#}
+{% macro postgres__meta__regex_class(name, negate=false, extra='') -%}
+    {%- set parts = [] -%}
+    {%- for low, high in meta__character_class_ranges(name) -%}
+        {%- if low == high -%}
+            {%- do parts.append('\\U%08x' % low) -%}
+        {%- else -%}
+            {%- do parts.append('\\U%08x-\\U%08x' % (low, high)) -%}
         {%- endif -%}
     {%- endfor -%}
     {%- for character in extra -%}
@@ -314,6 +358,10 @@
     regexp_replace({{ expr }}, {{ meta_sql_string(pattern) }}, {{ meta_sql_string(replacement) }}, 'g')
 {%- endmacro %}
 
+{% macro postgres__meta__regexp_replace_all(expr, pattern, replacement) -%}
+    regexp_replace({{ expr }}, {{ meta_sql_string(meta__postgres_regex(pattern)) }}, {{ meta_sql_string(replacement) }}, 'g')
+{%- endmacro %}
+
 {% macro meta__regexp_full_match(expr, pattern) -%}
     {{ return(adapter.dispatch('meta__regexp_full_match')(expr, pattern)) }}
 {%- endmacro %}
@@ -322,12 +370,22 @@
     regexp_full_match({{ expr }}, {{ meta_sql_string(pattern) }})
 {%- endmacro %}
 
+{#- An ARE matches anywhere: anchored on both ends, after any leading (?flags). -#}
+{% macro postgres__meta__regexp_full_match(expr, pattern) -%}
+    ({{ expr }} ~ {{ meta_sql_string(meta__postgres_regex(pattern, anchored=true)) }})
+{%- endmacro %}
+
 {% macro meta__nfc(expr) -%}
     {{ return(adapter.dispatch('meta__nfc')(expr)) }}
 {%- endmacro %}
 
 {% macro default__meta__nfc(expr) -%}
     nfc_normalize({{ expr }})
+{%- endmacro %}
+
+{#- Needs a UTF8 database. -#}
+{% macro postgres__meta__nfc(expr) -%}
+    normalize({{ expr }}, NFC)
 {%- endmacro %}
 
 {#-
@@ -376,6 +434,22 @@
     )
 {%- endmacro %}
 
+{#- The same join, with PostgreSQL's set-returning functions (one row per character, in order). -#}
+{% macro postgres__meta__fold_characters(expr, folding_column) -%}
+    (
+        select string_agg(coalesce(folding.folded, text_characters.character), '' order by text_characters.position)
+        from string_to_table({{ expr }}, null) with ordinality as text_characters (character, position)
+        left join lateral (
+            select (
+                select string_agg(chr(cast(codes.code as integer)), '' order by codes.code_position)
+                from string_to_table(unicode_key_folding.{{ folding_column }}, ' ') with ordinality as codes (code, code_position)
+            ) as folded
+            from {{ ref('unicode_key_folding') }} as unicode_key_folding
+            where unicode_key_folding.code_point = ascii(text_characters.character)
+        ) as folding on true
+    )
+{%- endmacro %}
+
 {#-
     date.fromisoformat, then datetime.fromisoformat (Python 3.11) of a trimmed text, as DATE or
     NULL: YYYY-MM-DD, YYYYMMDD, the ISO week forms YYYY-Www[-D] / YYYYWww[D], and a date of the
@@ -412,6 +486,33 @@
         {#- Week 53 of a year without one ends up in the next ISO year: rejected, as Python does. -#}
         when {{ meta__regexp_full_match(text_expr, week) }} and {{ week_year }} >= 1
             and {{ week_number }} between 1 and 53 and isoyear({{ week_date }}) = {{ week_year }}
+            then {{ week_date }}
+    end
+{%- endmacro %}
+
+{#- The same rules; PostgreSQL has no try_cast, so the calendar date is checked before it is cast. -#}
+{% macro postgres__meta__date_from_iso_text(text_expr) -%}
+    {%- set hour = '(?:[01][0-9]|2[0-3])' -%}
+    {%- set sixty = '[0-5][0-9]' -%}
+    {%- set fraction = '(?:[.,][0-9]+)?' -%}
+    {%- set time_colons = hour ~ '(?::' ~ sixty ~ '(?::' ~ sixty ~ fraction ~ ')?)?' -%}
+    {%- set time_plain = hour ~ '(?:' ~ sixty ~ '(?:' ~ sixty ~ fraction ~ ')?)?' -%}
+    {%- set offset = '(?:Z|[+-]' ~ hour ~ '(?::?' ~ sixty ~ ')?)?' -%}
+    {%- set time = '(?:(?s:.)(?:' ~ time_colons ~ '|' ~ time_plain ~ ')' ~ offset ~ ')?' -%}
+    {%- set calendar = '([0-9]{4})-([0-9]{2})-([0-9]{2})' ~ time ~ '|([0-9]{4})([0-9]{2})([0-9]{2})' ~ time -%}
+    {%- set week = '([0-9]{4})-W([0-9]{2})(?:-([1-7]))?|([0-9]{4})W([0-9]{2})([1-7])?' -%}
+    {%- set week_year = "cast(substring(" ~ text_expr ~ " from '^([0-9]{4})') as integer)" -%}
+    {%- set week_number = "cast(substring(" ~ text_expr ~ " from 'W([0-9]{2})') as integer)" -%}
+    {%- set week_day = "coalesce(cast(substring(" ~ text_expr ~ " from 'W[0-9]{2}-?([1-7])$') as integer), 1)" -%}
+    {%- set january_4 = 'make_date(' ~ week_year ~ ', 1, 4)' -%}
+    {%- set week_date -%}
+        ({{ january_4 }} + cast(({{ week_number }} - 1) * 7 + ({{ week_day }} - 1) - (extract(isodow from {{ january_4 }}) - 1) as integer))
+    {%- endset -%}
+    {%- set calendar_text = meta__regexp_replace_all(text_expr, '^([0-9]{4})-?([0-9]{2})-?([0-9]{2})(?s:.*)$', '\\1-\\2-\\3') -%}
+    case
+        when {{ meta__regexp_full_match(text_expr, calendar) }} then {{ meta_try_cast_date(calendar_text) }}
+        when {{ meta__regexp_full_match(text_expr, week) }} and {{ week_year }} >= 1
+            and {{ week_number }} between 1 and 53 and extract(isoyear from {{ week_date }}) = {{ week_year }}
             then {{ week_date }}
     end
 {%- endmacro %}

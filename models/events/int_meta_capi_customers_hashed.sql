@@ -55,7 +55,7 @@ trimmed as (
         customer_digest,
         {%- for column_name in meta_customer_columns() %}
         {{ meta_trim('raw_' ~ column_name) }} as {{ column_name }},
-        {{ meta_prehashed('raw_' ~ column_name) }} as prehashed_{{ column_name }},
+        {{ meta_prehashed('raw_' ~ column_name) }} as prehashed_{{ column_name }}{{ ',' if not loop.last }}
         {%- endfor %}
     from new_customers
 

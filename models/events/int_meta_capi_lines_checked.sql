@@ -7,7 +7,7 @@
 {{- meta_check_reference_seeds() -}}
 {%- set lines_relation = ref(var('meta_lines_model', 'meta_offline_events')) -%}
 {%- set columns = meta_source_columns(lines_relation, required=meta_required_line_columns(), required_one_of=['email', 'phone']) -%}
-{%- set as_of_seconds = 'cast(floor(epoch(' ~ meta_as_of() ~ ')) as bigint)' -%}
+{%- set as_of_seconds = meta_epoch_seconds_of(meta_as_of()) -%}
 {%- set event_time = meta_epoch_seconds('timestamp', columns.get('timestamp')) -%}
 
 with
@@ -56,7 +56,7 @@ lines as (
         cast({{ meta_line_value(columns, 'event_id') }} as varchar) as event_id,
         cast({{ meta_line_value(columns, 'event_source_url') }} as varchar) as event_source_url,
         cast({{ meta_line_value(columns, 'client_user_agent') }} as varchar) as client_user_agent,
-        {{ meta_line_value(columns, 'value', 'double') }} as model_value,
+        {{ meta_line_value(columns, 'value', meta_type_double()) }} as model_value,
         {{ meta_customer_digest(columns) }} as customer_digest,
         {{ meta_missing_value_reason(columns) }} as missing_reason,
         {{ meta_line_rule_reason(columns, event_time, as_of_seconds, 'meta_minor_digits is not null') }} as rule_reason,
@@ -65,7 +65,8 @@ lines as (
             partition by {{ adapter.quote('order_id') }}
             order by
                 {%- for column_name in ['product_id', 'timestamp', 'quantity', 'price', 'currency'] if column_name in columns %}
-                {{ adapter.quote(column_name) }}{{ ',' if not loop.last }}
+                {%- set sort_key = adapter.quote(column_name) %}
+                {{ meta_binary_order(sort_key) if meta_is_text_type(columns[column_name]) else sort_key }}{{ ',' if not loop.last }}
                 {%- endfor %}
         ) as line_number
     from with_currency
@@ -100,7 +101,7 @@ final as (
         {#- For the order's rules: its first line that breaks one, and a bound on its value
             (an exact sum of absurd amounts would overflow the DECIMAL it is summed in). #}
         min(case when line_problem is not null then line_number end) over (partition by order_id) as first_problem_line,
-        sum(abs(cast(price as double)) * abs(cast(quantity as double))) over (partition by order_id) as value_bound
+        sum(abs(cast(price as {{ meta_type_double() }})) * abs(cast(quantity as {{ meta_type_double() }}))) over (partition by order_id) as value_bound
     from with_customers
 
 )

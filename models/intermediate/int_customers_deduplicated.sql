@@ -20,16 +20,16 @@ ranked as (
                 (email is null and phone is null),
                 (email is null),
                 (phone is null),
-                email,
-                phone,
-                given_name,
-                surname,
+                {{ meta_binary_order('email') }},
+                {{ meta_binary_order('phone') }},
+                {{ meta_binary_order('given_name') }},
+                {{ meta_binary_order('surname') }},
                 birthdate,
-                gender,
-                city,
-                state,
-                postal,
-                country
+                {{ meta_binary_order('gender') }},
+                {{ meta_binary_order('city') }},
+                {{ meta_binary_order('state') }},
+                {{ meta_binary_order('postal') }},
+                {{ meta_binary_order('country') }}
         ) as duplicate_rank
     from customers
     where amperity_id is not null
@@ -38,7 +38,19 @@ ranked as (
 
 final as (
 
-    select * exclude (duplicate_rank)
+    {#- Every column but the rank, named: `* exclude` is DuckDB's. #}
+    select
+        amperity_id,
+        email,
+        phone,
+        given_name,
+        surname,
+        birthdate,
+        gender,
+        city,
+        state,
+        postal,
+        country
     from ranked
     where duplicate_rank = 1
 

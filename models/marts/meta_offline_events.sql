@@ -29,7 +29,7 @@ final as (
         {#- Naive UTC (converted in staging); the exporter reads naive timestamps as UTC. #}
         cast(ordered_at as timestamp) as "timestamp",
         {#- The unit price: the source's revenue is for the whole line. #}
-        cast(item_revenue as double) / item_quantity as price,
+        cast(item_revenue as {{ meta_type_double() }}) / item_quantity as price,
         cast(currency as varchar) as currency,
         cast({{ meta_sql_string(var('action_source') | trim) }} as varchar) as action_source,
         cast({{ meta_sql_string(var('event_name') | trim) }} as varchar) as event_name,

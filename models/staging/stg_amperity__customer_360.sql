@@ -29,7 +29,7 @@ renamed as (
         {{ meta_clean_text(meta_column_or_null(columns, 'surname', 'varchar')) }} as surname,
         {#- Optional profile field: an unreadable date becomes NULL rather than failing the
             whole build. #}
-        try_cast({{ meta_column_or_null(columns, 'birthdate', 'date') }} as date) as birthdate,
+        {{ meta_try_cast_date(meta_column_or_null(columns, 'birthdate', 'date')) }} as birthdate,
         {{ meta_clean_text(meta_column_or_null(columns, 'gender', 'varchar')) }} as gender,
         {{ meta_clean_text(meta_column_or_null(columns, 'city', 'varchar')) }} as city,
         {{ meta_clean_text(meta_column_or_null(columns, 'state', 'varchar')) }} as state,

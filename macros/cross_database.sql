@@ -1,0 +1,190 @@
+{#-
+    The few SQL spellings that differ between the engines the project runs on and that dbt's
+    cross-database macros (dbt.dateadd, dbt.safe_cast, dbt.hash, ...) do not cover. Each
+    dispatches: default__ is DuckDB's, postgres__ PostgreSQL's (15 and later). The rules call
+    these, never an engine's own function, so one model gives the same bytes on each engine.
+-#}
+
+{#- The 8-byte float type: DuckDB's `double`; PostgreSQL has no type of that name (and
+    dbt.type_float() is a 4-byte float on DuckDB). -#}
+{% macro meta_type_double() -%}
+    {{ return(adapter.dispatch('meta_type_double')()) }}
+{%- endmacro %}
+
+{% macro default__meta_type_double() -%}
+    {{ return('double') }}
+{%- endmacro %}
+
+{% macro postgres__meta_type_double() -%}
+    {{ return('double precision') }}
+{%- endmacro %}
+
+
+{#- Whether a double is neither NaN nor infinite (NULL for NULL). -#}
+{% macro meta_is_finite(expr) -%}
+    {{ return(adapter.dispatch('meta_is_finite')(expr)) }}
+{%- endmacro %}
+
+{% macro default__meta_is_finite(expr) -%}
+    isfinite({{ expr }})
+{%- endmacro %}
+
+{#- PostgreSQL's isfinite() takes dates and timestamps only; its NaN equals NaN, so a list works. -#}
+{% macro postgres__meta_is_finite(expr) -%}
+    ({{ expr }} not in (cast('NaN' as double precision), cast('Infinity' as double precision), cast('-Infinity' as double precision)))
+{%- endmacro %}
+
+
+{#- Whole Unix seconds of a naive (UTC) timestamp, rounded down. -#}
+{% macro meta_epoch_seconds_of(timestamp_expr) -%}
+    {{ return(adapter.dispatch('meta_epoch_seconds_of')(timestamp_expr)) }}
+{%- endmacro %}
+
+{% macro default__meta_epoch_seconds_of(timestamp_expr) -%}
+    cast(floor(epoch({{ timestamp_expr }})) as bigint)
+{%- endmacro %}
+
+{#- extract(epoch) of a timestamp without time zone reads it as UTC, whatever the session's zone. -#}
+{% macro postgres__meta_epoch_seconds_of(timestamp_expr) -%}
+    cast(floor(extract(epoch from {{ timestamp_expr }})) as bigint)
+{%- endmacro %}
+
+
+{#-
+    Text as a DATE or a TIMESTAMP, NULL where it is not one: DuckDB's try_cast. PostgreSQL 15
+    has no cast that cannot fail (pg_input_is_valid is 16+) and a failed cast stops the whole
+    query, so there the text must first have an ISO 8601 shape ('YYYY-MM-DD', then optionally
+    a time 'HH:MM[:SS[.f]]' after 'T' or a space) and a real calendar date and clock time.
+    DuckDB reads a few more shapes; a source with dates in them reads them as NULL on
+    PostgreSQL (the warn-level data tests on staging count such rows).
+-#}
+{% macro meta_try_cast_date(text_expr) -%}
+    {{ return(adapter.dispatch('meta_try_cast_date')(text_expr)) }}
+{%- endmacro %}
+
+{% macro default__meta_try_cast_date(text_expr) -%}
+    try_cast({{ text_expr }} as date)
+{%- endmacro %}
+
+{#- A DATE or TIMESTAMP column arrives as its ISO text; its time, if any, is dropped. -#}
+{% macro postgres__meta_try_cast_date(text_expr) -%}
+    {%- set text = 'cast(' ~ text_expr ~ ' as varchar)' -%}
+    case when {{ meta__postgres_is_iso_date_time(text, time=true) }} then cast({{ text }} as date) end
+{%- endmacro %}
+
+{% macro meta_try_cast_timestamp(text_expr) -%}
+    {{ return(adapter.dispatch('meta_try_cast_timestamp')(text_expr)) }}
+{%- endmacro %}
+
+{% macro default__meta_try_cast_timestamp(text_expr) -%}
+    try_cast({{ text_expr }} as timestamp)
+{%- endmacro %}
+
+{% macro postgres__meta_try_cast_timestamp(text_expr) -%}
+    case when {{ meta__postgres_is_iso_date_time(text_expr, time=true) }} then cast({{ text_expr }} as timestamp) end
+{%- endmacro %}
+
+{#- Digits (an optional '-' first) as a BIGINT, NULL when out of its range. -#}
+{% macro meta_try_cast_bigint(digits_expr) -%}
+    {{ return(adapter.dispatch('meta_try_cast_bigint')(digits_expr)) }}
+{%- endmacro %}
+
+{% macro default__meta_try_cast_bigint(digits_expr) -%}
+    try_cast({{ digits_expr }} as bigint)
+{%- endmacro %}
+
+{#- Digits always cast to numeric, whose range then decides. -#}
+{% macro postgres__meta_try_cast_bigint(digits_expr) -%}
+    case when cast({{ digits_expr }} as numeric) between -9223372036854775808 and 9223372036854775807
+        then cast({{ digits_expr }} as bigint) end
+{%- endmacro %}
+
+{#- Text with an offset (+HH[:MM], +HHMM) as an instant; the shape is checked as above. -#}
+{% macro meta_try_cast_timestamptz(text_expr) -%}
+    {{ return(adapter.dispatch('meta_try_cast_timestamptz')(text_expr)) }}
+{%- endmacro %}
+
+{% macro default__meta_try_cast_timestamptz(text_expr) -%}
+    try_cast({{ text_expr }} as timestamptz)
+{%- endmacro %}
+
+{% macro postgres__meta_try_cast_timestamptz(text_expr) -%}
+    case when {{ meta__postgres_is_iso_date_time(text_expr, time=true, offset=true) }} then cast({{ text_expr }} as timestamptz) end
+{%- endmacro %}
+
+{#- Whether text is an ISO 8601 date (and time, and offset, as asked) that names a real day and
+    time, so casting it cannot fail. The day is checked against its month's length. -#}
+{% macro meta__postgres_is_iso_date_time(text_expr, time=false, offset=false) -%}
+    {%- set pattern = '^([0-9]{4})-([0-9]{2})-([0-9]{2})' -%}
+    {%- if time -%}
+        {%- set pattern = pattern ~ '(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\\.[0-9]{1,9})?)?)?' -%}
+    {%- endif -%}
+    {%- if offset -%}
+        {%- set pattern = pattern ~ '[+-][0-9]{2}(?::?[0-9]{2})?' -%}
+    {%- endif -%}
+    {%- set parts = "regexp_match(" ~ text_expr ~ ", " ~ meta_sql_string(pattern ~ '$') ~ ")" -%}
+    coalesce((
+        select
+            cast(date_parts[1] as integer) >= 1
+            and cast(date_parts[2] as integer) between 1 and 12
+            and cast(date_parts[3] as integer) between 1 and extract(day from
+                make_date(cast(date_parts[1] as integer), cast(date_parts[2] as integer), 1)
+                + interval '1 month' - interval '1 day')
+            {%- if time %}
+            and coalesce(cast(date_parts[4] as integer), 0) <= 23
+            and coalesce(cast(date_parts[5] as integer), 0) <= 59
+            and coalesce(cast(date_parts[6] as integer), 0) <= 59
+            {%- endif %}
+        from (select {{ parts }} as date_parts) as matched
+        where date_parts is not null
+    ), false)
+{%- endmacro %}
+
+
+{#- JSON text's member at a path (a list of keys), as text. -#}
+{% macro meta_json_extract_text(json_expr, path) -%}
+    {{ return(adapter.dispatch('meta_json_extract_text')(json_expr, path)) }}
+{%- endmacro %}
+
+{% macro default__meta_json_extract_text(json_expr, path) -%}
+    json_extract_string({{ json_expr }}, {{ meta_sql_string('$.' ~ path | join('.')) }})
+{%- endmacro %}
+
+{% macro postgres__meta_json_extract_text(json_expr, path) -%}
+    (cast({{ json_expr }} as json) #>> {{ meta_sql_string('{' ~ path | join(',') ~ '}') }})
+{%- endmacro %}
+
+
+{#-
+    Whether text is valid JSON. PostgreSQL 15 cannot tell without trying (pg_input_is_valid is
+    16+, and catching a cast's error needs a plpgsql function the project would have to own),
+    so there the text is cast: invalid JSON stops the query with the parser's message, which
+    fails the data test that asks (as an error rather than failing rows, but a failure all
+    the same). Valid JSON is true.
+-#}
+{% macro meta_json_valid(expr) -%}
+    {{ return(adapter.dispatch('meta_json_valid')(expr)) }}
+{%- endmacro %}
+
+{% macro default__meta_json_valid(expr) -%}
+    json_valid({{ expr }})
+{%- endmacro %}
+
+{% macro postgres__meta_json_valid(expr) -%}
+    (json_typeof(cast({{ expr }} as json)) is not null)
+{%- endmacro %}
+
+
+{#- Text sorted by code point, as DuckDB sorts it: on PostgreSQL a database's collation
+    (en_US...) would order product ids, and with them an event's contents, otherwise. -#}
+{% macro meta_binary_order(expr) -%}
+    {{ return(adapter.dispatch('meta_binary_order')(expr)) }}
+{%- endmacro %}
+
+{% macro default__meta_binary_order(expr) -%}
+    {{ expr }}
+{%- endmacro %}
+
+{% macro postgres__meta_binary_order(expr) -%}
+    {{ expr }} collate "C"
+{%- endmacro %}

@@ -188,3 +188,19 @@
 {% macro postgres__meta_binary_order(expr) -%}
     {{ expr }} collate "C"
 {%- endmacro %}
+
+{#- Session settings a model build needs, run as each model's first pre-hook (dbt_project.yml);
+    empty where there are none (dbt skips an empty hook). PostgreSQL: no JIT. The normalizers
+    expand to a query of about 1 MB, which PostgreSQL's cost estimate sends to LLVM: compiling
+    it took 60 s of the customers model's 61 s on the sample's 61 customers, and it runs in
+    1.4 s without. -#}
+{% macro meta_session_settings() -%}
+    {{ return(adapter.dispatch('meta_session_settings')()) }}
+{%- endmacro %}
+
+{% macro default__meta_session_settings() -%}
+{%- endmacro %}
+
+{% macro postgres__meta_session_settings() -%}
+    set jit = off
+{%- endmacro %}

@@ -17,6 +17,9 @@ from fake_meta import FakeMeta
 from exporter import redact
 from exporter.cli import main
 
+# PostgreSQL fixtures (postgres_env, postgres_database) for the tests marked `postgres`.
+pytest_plugins = ("postgres_server",)
+
 # SHA-256 of normalized values of customers from Germany, Italy, France and Spain, computed once with `printf %s VALUE | sha256sum`.
 KNOWN_HASHES = {
     "49306459913": "b7751acd7197483b40d047a57db59b267f2e8b0376e93b726b617912c03d2ba8",

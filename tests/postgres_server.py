@@ -12,8 +12,10 @@ import os
 import shlex
 import subprocess
 import tempfile
+import uuid
 from pathlib import Path
 
+import psycopg2
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -47,3 +49,35 @@ def postgres_env():
         yield env
     finally:
         subprocess.run([str(SCRIPT), "stop", str(data_dir)], capture_output=True, text=True)
+
+
+@pytest.fixture
+def postgres_database(postgres_env):
+    """The libpq variables of a new, empty UTF8 database of the server, dropped afterwards."""
+    name = f"meta_capi_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(**connect_args(postgres_env))
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f"create database {name} encoding 'UTF8' template template0")
+    try:
+        yield {**postgres_env, "PGDATABASE": name}
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f"drop database if exists {name} with (force)")
+        admin.close()
+
+
+def connect_args(env: dict[str, str]) -> dict[str, str]:
+    return {
+        "host": env["PGHOST"],
+        "port": env["PGPORT"],
+        "user": env["PGUSER"],
+        "password": env["PGPASSWORD"],
+        "dbname": env["PGDATABASE"],
+    }
+
+
+def postgres_rows(env: dict[str, str], sql: str) -> list[tuple]:
+    with psycopg2.connect(**connect_args(env)) as con, con.cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchall()

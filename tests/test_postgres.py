@@ -5,15 +5,13 @@ builds from the same sample data, and those of the golden file.
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
-import psycopg2
 import pytest
 from dbt_helpers import prepare_project, run_dbt, write_profile
-from postgres_server import postgres_env  # noqa: F401  (the session fixture)
+from postgres_server import postgres_rows
 
 pytestmark = pytest.mark.postgres
 
@@ -24,38 +22,6 @@ REJECTED = (
     "select order_id, product_id, line_number, reason from {schema}.meta_capi_rejected_lines "
     "order by order_id, line_number"
 )
-
-
-@pytest.fixture
-def postgres_database(postgres_env):  # noqa: F811
-    """The libpq variables of a new, empty UTF8 database of the server, dropped afterwards."""
-    name = f"meta_capi_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(**_connect_args(postgres_env))
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f"create database {name} encoding 'UTF8' template template0")
-    try:
-        yield {**postgres_env, "PGDATABASE": name}
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f"drop database if exists {name} with (force)")
-        admin.close()
-
-
-def _connect_args(env: dict[str, str]) -> dict[str, str]:
-    return {
-        "host": env["PGHOST"],
-        "port": env["PGPORT"],
-        "user": env["PGUSER"],
-        "password": env["PGPASSWORD"],
-        "dbname": env["PGDATABASE"],
-    }
-
-
-def _postgres_rows(env: dict[str, str], sql: str) -> list[tuple]:
-    with psycopg2.connect(**_connect_args(env)) as con, con.cursor() as cursor:
-        cursor.execute(sql)
-        return cursor.fetchall()
 
 
 def test_sample_project_builds_on_postgres_with_the_events_duckdb_builds(tmp_path, postgres_database):
@@ -94,8 +60,8 @@ def test_sample_project_builds_on_postgres_with_the_events_duckdb_builds(tmp_pat
     with duckdb.connect(str(db_path), read_only=True) as con:
         duckdb_events = con.execute(EVENTS.format(schema="main")).fetchall()
         duckdb_rejected = con.execute(REJECTED.format(schema="main")).fetchall()
-    postgres_events = _postgres_rows(postgres_database, EVENTS.format(schema="analytics"))
-    postgres_rejected = _postgres_rows(postgres_database, REJECTED.format(schema="analytics"))
+    postgres_events = postgres_rows(postgres_database, EVENTS.format(schema="analytics"))
+    postgres_rejected = postgres_rows(postgres_database, REJECTED.format(schema="analytics"))
 
     assert len(postgres_events) == 124
     assert postgres_events == duckdb_events

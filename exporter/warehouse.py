@@ -72,6 +72,8 @@ class PostgresTarget:
     password: str | None = field(default=None, repr=False)  # secret: never printed
     sslmode: str | None = None
     connect_timeout: int | None = 10
+    # Where it was configured, for messages: "dbt target 'postgres' of profile 'offline_conversions'".
+    origin: str = field(default="", compare=False)
 
     def describe(self) -> str:
         return f"PostgreSQL database {self.dbname} at {self.host}:{self.port} (user {self.user})"
@@ -393,8 +395,13 @@ class PostgresWarehouse(Warehouse):
                 application_name="meta_capi_exporter",
             )
         except psycopg2.Error as exc:
+            where = (
+                f"{target.origin} is a postgres warehouse, and the exporter cannot connect to the"
+                if target.origin
+                else "Cannot connect to the"
+            )
             raise ConfigError(
-                f"Cannot connect to the {target.describe()}: {redact.scrub(first_line(exc))}. Check that the server "
+                f"{where} {target.describe()}: {redact.scrub(first_line(exc))}. Check that the server "
                 "is running and reachable, and the dbt target's host, port, user, password and dbname (the libpq "
                 "variables PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE in profiles.example.yml)."
             ) from None

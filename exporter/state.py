@@ -106,6 +106,8 @@ class StateStore:
         if applied:
             log.info("State in %s brought to schema version %d", SCHEMA, applied[-1])
         migrations.check(wh)
+        if not wh.transactional:
+            return  # a write check that cannot be rolled back would leave its rows behind (Spark)
         wh.begin()
         try:
             probe = copy.copy(self)  # on this cursor, inside this transaction
@@ -137,11 +139,8 @@ class StateStore:
         self, finished_at: datetime, figures: dict[str, object], exit_code: int, completed: bool, error: str | None
     ) -> None:
         """Complete the run's row: `figures` are RunReport.state_columns(), by column name."""
-        columns = "".join(f"{name} = ?, " for name in figures)
-        self._wh.execute(
-            f"update {SCHEMA}.runs set {columns}finished_at = ?, exit_code = ?, completed = ?, error = ? where run_id = ?",
-            [*figures.values(), finished_at, exit_code, completed, error, self.run_id],
-        )
+        values = {**figures, "finished_at": finished_at, "exit_code": exit_code, "completed": completed, "error": error}
+        self._wh.update_row(f"{SCHEMA}.runs", values, "run_id", self.run_id)
 
     # --- the events to send (dbt model meta_capi_events) ---------------------------------
 
@@ -251,10 +250,9 @@ class StateStore:
             parameters["dataset_id"] = self.dataset_id
         self._wh.execute(
             f"insert into {SCHEMA}.rejected_rows ({REJECTED_COLUMNS}) "
-            f"select $run_id, order_id, product_id, 'validation', reason, cast(null as varchar), $at "
-            f"from {self._relation(rejected_lines)} as r "
+            f"select $run_id, order_id, product_id, 'validation', reason, null, $at from {self._relation(rejected_lines)} as r "
             "union all "
-            f"select $run_id, order_id, cast(null as varchar), 'validation', send_problem, cast(null as varchar), $at "
+            f"select $run_id, order_id, null, 'validation', send_problem, null, $at "
             f"from ({self._events_sql(events, resend)}) as e "
             "where not already_sent and send_problem is not null",
             parameters,

@@ -21,6 +21,7 @@ alias; where a function differs (arg_max), a method here writes it.
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -127,6 +128,7 @@ class Warehouse:
     """One session on the warehouse; used from one thread (another thread takes session())."""
 
     engine = "?"  # "DuckDB", "PostgreSQL", "Spark": for messages
+    transactional = True  # begin/commit/rollback are real (not on Spark)
     holder = "?"  # what holds the data, for messages: "the DuckDB file"
     errors: tuple[type[BaseException], ...] = ()
 
@@ -167,6 +169,11 @@ class Warehouse:
     def stream(self, sql: str, parameters: Mapping | Sequence, chunk_rows: int) -> Iterator[tuple]:
         """The rows of a large query, `chunk_rows` at a time, never all in memory."""
         raise NotImplementedError
+
+    def update_row(self, table: str, values: dict[str, object], key: str, key_value: object) -> None:
+        """Set `values` (column -> value) in the rows of `table` whose `key` is `key_value`."""
+        columns = ", ".join(f"{name} = ?" for name in values)
+        self.execute(f"update {table} set {columns} where {key} = ?", [*values.values(), key_value])
 
     def lock(self) -> None:
         """Keep a second exporter from sending into this warehouse until this session closes."""
@@ -495,6 +502,19 @@ def _spark_errors() -> list[type[BaseException]]:
     return [PySparkException]
 
 
+def _quiet_pyspark_loggers() -> None:
+    """pyspark 4 logs every failed statement with its Java stack trace; the exporter says what
+    failed in one line itself (and the table it probes for may rightly be missing). py4j logs
+    its connections at INFO, down to the interpreter's exit."""
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    try:
+        from pyspark.logger import PySparkLogger
+    except ImportError:  # pyspark 3 does not log them
+        return
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).disabled = True
+
+
 class _SparkResult:
     """A Spark query's rows with the part of DB-API's cursor the exporter uses."""
 
@@ -529,6 +549,7 @@ class SparkWarehouse(Warehouse):
 
     engine = "Spark"
     holder = "the Spark warehouse"
+    transactional = False
 
     def __init__(self, target: SparkTarget, spark, lock_file=None) -> None:
         super().__init__(target)
@@ -547,10 +568,14 @@ class SparkWarehouse(Warehouse):
             ) from None
         # The same session dbt-spark's `session` method builds: Hive support and the target's parameters.
         builder = SparkSession.builder.appName("meta_capi_exporter").enableHiveSupport()
+        # The exporter prints its own one-line errors and progress: no progress bars on stderr.
+        builder = builder.config("spark.ui.showConsoleProgress", "false")
         for name, value in target.server_side_parameters:
             builder = builder.config(name, value)
         try:
             spark = builder.getOrCreate()
+            spark.sparkContext.setLogLevel("OFF")  # each failed statement would log its stack trace
+            _quiet_pyspark_loggers()
         except Exception as exc:  # no Java, a bad parameter: pyspark raises several kinds
             raise ConfigError(
                 f"Cannot start Spark for {target.describe()}: {first_line(exc)}. Check Java 17 (JAVA_HOME) and the "
@@ -606,7 +631,7 @@ class SparkWarehouse(Warehouse):
             return {}
         present: dict[str, dict[str, str]] = {}
         for table in self.spark.catalog.listTables(schema):
-            for column in self.spark.catalog.listColumns(table.name, schema):
+            for column in self.spark.catalog.listColumns(f"{schema}.{table.name}"):
                 present.setdefault(table.name, {})[column.name] = self.type_name(column.dataType)
         return present
 
@@ -619,6 +644,20 @@ class SparkWarehouse(Warehouse):
         schema = ", ".join(f"{name} {_SPARK_TYPE_OF[kind]}" for name, kind in columns.items())
         frame = self.spark.createDataFrame([tuple(row) for row in rows], schema=schema)
         frame.write.insertInto(table)  # by position: `columns` are in the table's order
+
+    def update_row(self, table, values, key, key_value):
+        # Spark's file tables (parquet, dbt-spark's default) take no UPDATE, and a table cannot be
+        # overwritten from itself: the rows (runs: one a day) are read, changed and written back.
+        frame = self.spark.table(table)
+        position = {name: index for index, name in enumerate(frame.columns)}
+        rows = []
+        for row in frame.collect():
+            row = list(row)
+            if row[position[key]] == key_value:
+                for name, value in values.items():
+                    row[position[name]] = value
+            rows.append(tuple(row))
+        self.spark.createDataFrame(rows, schema=frame.schema).write.insertInto(table, overwrite=True)
 
     def stream(self, sql, parameters, chunk_rows):
         # toLocalIterator brings one partition at a time to the driver, never the whole result.

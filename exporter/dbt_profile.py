@@ -111,6 +111,7 @@ def resolve_target(location: DbtLocation) -> DbtTarget:
             password=credentials.password or None,
             sslmode=credentials.sslmode,
             connect_timeout=credentials.connect_timeout,
+            role=credentials.role or None,
             origin=f"dbt target {target_name!r} of profile {profile_name!r}",
         )
         return DbtTarget(profile_name, target_name, kind, warehouse)

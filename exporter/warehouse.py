@@ -73,6 +73,7 @@ class PostgresTarget:
     password: str | None = field(default=None, repr=False)  # secret: never printed
     sslmode: str | None = None
     connect_timeout: int | None = 10
+    role: str | None = None  # dbt-postgres's `role:`, set on connecting as dbt does
     # Where it was configured, for messages: "dbt target 'postgres' of profile 'offline_conversions'".
     origin: str = field(default="", compare=False)
 
@@ -312,6 +313,8 @@ class DuckDBWarehouse(Warehouse):
         self.con.close()
 
     def insert_rows(self, table, columns, rows):
+        if not rows:
+            return
         # unnest() of one list per column inserts them all in one statement (executemany is row by row).
         values = [list(column) for column in zip(*rows, strict=True)]
         selects = ", ".join(f"unnest(?::{kind}[])" for kind in columns.values())
@@ -390,7 +393,7 @@ class PostgresWarehouse(Warehouse):
         redact.register(target.password)  # a driver message that echoes it is scrubbed
         options = "-c default_transaction_read_only=on" if read_only else None
         try:
-            return psycopg2.connect(
+            con = psycopg2.connect(
                 host=target.host,
                 port=target.port,
                 user=target.user,
@@ -401,6 +404,11 @@ class PostgresWarehouse(Warehouse):
                 options=options,
                 application_name="meta_capi_exporter",
             )
+            if target.role:
+                role = '"' + target.role.replace('"', '""') + '"'  # an identifier: quoted, not a parameter
+                with con.cursor() as cursor:
+                    cursor.execute(f"set role {role}")
+            return con
         except psycopg2.Error as exc:
             where = (
                 f"{target.origin} is a postgres warehouse, and the exporter cannot connect to the"
@@ -542,10 +550,10 @@ class _SparkResult:
 class SparkWarehouse(Warehouse):
     """dbt-spark's `session` method: a SparkSession in this process, configured as dbt's.
 
-    Spark has no transactions: begin/commit/rollback do nothing, so a write check cannot be
-    undone (see state.py) and each statement stands on its own. `update` needs a table format
-    that supports it: the exporter's tables are created in the format the target's
-    `spark.sql.sources.default` names (Delta, where configured)."""
+    Spark has no transactions: begin/commit/rollback do nothing, each statement stands on its
+    own, and the write check before a run is skipped (it could not be undone). Its file tables
+    (parquet, dbt-spark's default) take no UPDATE: see update_row. The metastore must be free:
+    an embedded Derby one takes one process at a time, so run the exporter after dbt exits."""
 
     engine = "Spark"
     holder = "the Spark warehouse"

@@ -111,3 +111,19 @@ def test_duckdb_placeholders_become_psycopg2_ones():
     assert pyformat("select ? where a = ? and b like '5%'", [1, 2]) == "select %s where a = %s and b like '5%%'"
     assert pyformat("select $now, $dataset_id, $now", {"now": 1}) == "select %(now)s, %(dataset_id)s, %(now)s"
     assert pyformat("select 1 % 2", None) == "select 1 % 2"
+
+
+def test_a_second_exporter_on_the_same_spark_warehouse_folder_is_refused(tmp_path):
+    if importlib.util.find_spec("pyspark") is None:
+        pytest.skip("pyspark is not installed")
+    from exporter.warehouse import DatabaseBusyError, SparkWarehouse
+
+    target = SparkTarget((("spark.sql.warehouse.dir", f"file:{tmp_path / 'wh'}"),))
+    first, second = SparkWarehouse(target, spark=None), SparkWarehouse(target, spark=None)  # no session needed
+    first.lock()
+    with pytest.raises(DatabaseBusyError, match="Another exporter is sending from Spark warehouse"):
+        second.lock()
+    first.close()  # releases it
+    second.lock()
+    second.close()
+    assert (tmp_path / "wh" / ".meta_capi_exporter.lock").exists()

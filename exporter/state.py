@@ -263,12 +263,9 @@ class StateStore:
         self._wh.insert_rows(
             f"{SCHEMA}.send_log",
             COLUMNS["send_log"],
-            [
-                (self.dataset_id, row.event_id, row.order_id, row.payload_hash, self.run_id, row.fbtrace_id,
-                 row.sent_at, self.is_test)
-                for row in rows
-            ],
-        )  # fmt: skip
+            [(row.event_id, row.order_id, row.payload_hash, row.fbtrace_id, row.sent_at) for row in rows],
+            constants={"dataset_id": self.dataset_id, "run_id": self.run_id, "is_test": self.is_test},
+        )
 
     def for_another_thread(self) -> StateStore:
         """The same state on a session of its own (close() it): a session must not be shared between threads."""
@@ -280,7 +277,8 @@ class StateStore:
         self._wh.insert_rows(
             f"{SCHEMA}.rejected_rows",
             COLUMNS["rejected_rows"],
-            [(self.run_id, r.order_id, r.product_id, r.stage, r.reason, r.message, rejected_at) for r in rejections],
+            [(r.order_id, r.product_id, r.stage, r.reason, r.message) for r in rejections],
+            constants={"run_id": self.run_id, "rejected_at": rejected_at},
         )
 
     def close(self) -> None:

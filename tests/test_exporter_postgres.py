@@ -6,17 +6,15 @@ and keeps its state there, sending byte for byte what it sends from DuckDB; bad 
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import fake_meta
-import psycopg2
 import pytest
 from conftest import DATASET, TOKEN
 from dbt_helpers import prepare_project, run_dbt, write_profile
 from fake_meta import FakeMeta
-from postgres_server import postgres_env  # noqa: F401  (the session fixture)
+from postgres_server import connect_args, postgres_rows
 
 from exporter.cli import main
 from exporter.events import MATCH_KEYS
@@ -32,38 +30,34 @@ LIBPQ = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
 
 
 @pytest.fixture
-def postgres_database(postgres_env, monkeypatch):  # noqa: F811
-    """A new, empty UTF8 database of the server, dropped afterwards; its libpq variables are set
-    in this process too (the exporter renders the profile's env_var() from them)."""
-    name = f"meta_capi_{uuid.uuid4().hex[:12]}"
-    admin = _connect(postgres_env)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f"create database {name} encoding 'UTF8' template template0")
-    env = {**postgres_env, "PGDATABASE": name}
+def exporter_database(postgres_database, monkeypatch):
+    """A new, empty database (postgres_server's postgres_database), whose libpq variables are set
+    in this process too: the exporter renders the profile's env_var() from them."""
     for variable in LIBPQ:
-        monkeypatch.setenv(variable, env[variable])
+        monkeypatch.setenv(variable, postgres_database[variable])
     for variable in ("DBT_TARGET", "DBT_PROFILES_DIR", "DBT_PROJECT_DIR", "DBT_TARGET_PATH", "DBT_DUCKDB_PATH"):
         monkeypatch.delenv(variable, raising=False)
     try:
-        yield env
+        yield postgres_database
     finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f"drop database if exists {name} with (force)")
-            cursor.execute("drop role if exists meta_capi_reader")
-        admin.close()
+        # A role is the server's, not the database's: the one a test made goes with it.
+        if _reader_exists(postgres_database):
+            with _connect(postgres_database) as con, con.cursor() as cursor:
+                cursor.execute("drop owned by meta_capi_reader cascade; drop role meta_capi_reader")
 
 
-def _connect(env: dict[str, str], **overrides):
-    args = {"host": env["PGHOST"], "port": env["PGPORT"], "user": env["PGUSER"], "password": env["PGPASSWORD"],
-            "dbname": env["PGDATABASE"]}  # fmt: skip
-    return psycopg2.connect(**{**args, **overrides})
+def _reader_exists(env: dict[str, str]) -> bool:
+    return bool(postgres_rows(env, "select 1 from pg_roles where rolname = 'meta_capi_reader'"))
+
+
+def _connect(env: dict[str, str]):
+    import psycopg2
+
+    return psycopg2.connect(**connect_args(env))
 
 
 def _rows(env: dict[str, str], sql: str) -> list[tuple]:
-    with _connect(env) as con, con.cursor() as cursor:
-        cursor.execute(sql)
-        return cursor.fetchall()
+    return postgres_rows(env, sql)
 
 
 @pytest.fixture
@@ -83,13 +77,13 @@ def request_bodies(monkeypatch) -> list[bytes]:
 
 
 def test_the_exporter_sends_from_postgres_what_it_sends_from_duckdb_and_keeps_its_state_there(
-    tmp_path, postgres_database, scheduled_env, request_bodies, capsys
+    tmp_path, exporter_database, scheduled_env, request_bodies, capsys
 ):
     as_of = datetime.now(UTC).replace(tzinfo=None, microsecond=0)  # the fake Meta checks ages on the real clock
     project = prepare_project(tmp_path / "project", as_of)
     profiles = write_profile(tmp_path / "profiles")
     dbt_vars = {"as_of": as_of.isoformat(sep=" ")}
-    dbt_env = {**postgres_database, "META_DATASET_ID": DATASET}
+    dbt_env = {**exporter_database, "META_DATASET_ID": DATASET}
     pg_target = tmp_path / "pg-target"
 
     def dbt_postgres(*args: str) -> None:
@@ -101,7 +95,7 @@ def test_the_exporter_sends_from_postgres_what_it_sends_from_duckdb_and_keeps_it
         return main([*location, "--dbt-target-path", str(pg_target), "--graph-url", meta.url, "-q", *extra])
 
     def window_days() -> set[int]:
-        return {row[0] for row in _rows(postgres_database, "select distinct window_lookback_days from analytics.meta_offline_events")}  # fmt: skip
+        return {row[0] for row in _rows(exporter_database, "select distinct window_lookback_days from analytics.meta_offline_events")}  # fmt: skip
 
     # The reference: the same sample data and as_of, built and sent from DuckDB.
     db_path, duckdb_target = tmp_path / "warehouse.duckdb", tmp_path / "target"
@@ -125,13 +119,13 @@ def test_the_exporter_sends_from_postgres_what_it_sends_from_duckdb_and_keeps_it
 
     # The state is in PostgreSQL's meta_capi schema.
     sent = _rows(
-        postgres_database, "select count(*), count(distinct order_id) from meta_capi.send_log where not is_test"
+        exporter_database, "select count(*), count(distinct order_id) from meta_capi.send_log where not is_test"
     )
     assert sent == [(len(postgres_events), len(postgres_events))]
-    runs = _rows(postgres_database, "select completed, exit_code, dry_run, events_accepted from meta_capi.runs")
+    runs = _rows(exporter_database, "select completed, exit_code, dry_run, events_accepted from meta_capi.runs")
     assert runs == [(True, 0, False, len(postgres_events))]
-    assert _rows(postgres_database, "select max(version) from meta_capi.schema_version") == [(3,)]
-    rejected = dict(_rows(postgres_database, "select order_id, min(reason) from meta_capi.rejected_rows group by 1"))
+    assert _rows(exporter_database, "select max(version) from meta_capi.schema_version") == [(3,)]
+    rejected = dict(_rows(exporter_database, "select order_id, min(reason) from meta_capi.rejected_rows group by 1"))
     assert {order: rejected.get(order) for order in REJECTED_CASES} == REJECTED_CASES
 
     # A rerun sends nothing: Meta has every event.
@@ -212,10 +206,10 @@ def _one_line(err: str) -> str:
 
 
 @pytest.fixture
-def built_models(tmp_path, postgres_database, scheduled_env):
-    _manifest_for(tmp_path / "target", postgres_database)
-    _create_event_models(postgres_database)
-    return postgres_database
+def built_models(tmp_path, exporter_database, scheduled_env):
+    _manifest_for(tmp_path / "target", exporter_database)
+    _create_event_models(exporter_database)
+    return exporter_database
 
 
 def test_an_empty_model_exports_nothing_and_records_the_run(tmp_path, built_models, capsys):
@@ -249,9 +243,9 @@ def test_a_wrong_password_is_exit_2_and_never_printed(tmp_path, built_models, mo
     assert "Wr0ng-7f3a9c51e2" not in err and built_models["PGPASSWORD"] not in err
 
 
-def test_a_model_not_built_is_exit_2(tmp_path, postgres_database, scheduled_env, capsys):
-    _manifest_for(tmp_path / "target", postgres_database)
-    with _connect(postgres_database) as con, con.cursor() as cursor:
+def test_a_model_not_built_is_exit_2(tmp_path, exporter_database, scheduled_env, capsys):
+    _manifest_for(tmp_path / "target", exporter_database)
+    with _connect(exporter_database) as con, con.cursor() as cursor:
         cursor.execute("create schema meta_capi; create table meta_capi.dbt_model_builds (invocation_id varchar, "
                        "unique_id varchar, status varchar, recorded_at timestamp)")  # fmt: skip
     assert _export(tmp_path, "--allow-unsuccessful-model") == 2

@@ -62,6 +62,7 @@ def _copy_to_spark(db_path, target, warehouse_dir, metastore) -> None:
         .config("spark.hadoop.javax.jdo.option.ConnectionURL", f"jdbc:derby:;databaseName={metastore};create=true")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={metastore.parent}")  # its derby.log
         .getOrCreate()
     )
     spark.sql("create database analytics")

@@ -38,8 +38,9 @@ log = logging.getLogger("exporter")
 DESCRIPTION = """\
 Upload the dbt model meta_offline_events to Meta's Conversions API as offline events: one
 event per order, customer data normalized and SHA-256 hashed, batches of at most 1,000.
-Run it from the repository root after `dbt run`. Events Meta accepted are logged in the
-DuckDB file (schema meta_capi), so a rerun sends only new or changed orders.
+Run it from the repository root after `dbt run`, with the same dbt profile and target: it reads
+and writes where dbt built (a DuckDB file, PostgreSQL or Spark). Events Meta accepted are logged
+there (schema meta_capi), so a rerun sends only new or changed orders.
 
   python -m exporter --dry-run            build and validate, write request bodies, send nothing
   python -m exporter                      send (needs META_ACCESS_TOKEN and META_DATASET_ID)
@@ -63,7 +64,7 @@ exit codes:
   0  every sendable event was accepted (rows rejected by validation are reported, not fatal)
   1  Meta rejected some events, some could not be delivered, or --max-rejected was exceeded
   2  configuration, usage, authorization or environment error (an unusable DuckDB file, a full
-     disk): the message says how to fix it
+     disk, an unreachable warehouse, a missing privilege): the message says how to fix it
 """
 
 

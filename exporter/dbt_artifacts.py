@@ -45,10 +45,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, NoReturn
 
-import duckdb
-
 from exporter.config import ConfigError
 from exporter.state import latest_model_build
+from exporter.warehouse import Warehouse
 
 EVENTS_MODEL = "meta_capi_events"  # the events as sent (models/events/)
 REJECTED_LINES_MODEL = "meta_capi_rejected_lines"  # the lines that cannot be sent, with a reason
@@ -72,36 +71,32 @@ class Invocation:
 class ModelRelation:
     schema: str
     identifier: str
-    database: str | None = None  # DuckDB's catalog: the file's name without `.duckdb`
+    database: str | None = None  # DuckDB's catalog (the file's name without `.duckdb`), PostgreSQL's database
     unique_id: str | None = None  # dbt's id of the model
     # None: nothing to check in the build log (--allow-unsuccessful-model, or a seed or snapshot)
     invocation: Invocation | None = None
 
-    def sql(self) -> str:
-        # The catalog is left out on purpose: the exporter checks it against the opened file
-        # (check_database) rather than failing on a file opened under another name.
-        return f'"{self.schema}"."{self.identifier}"'
-
     def __str__(self) -> str:
         return f"{self.schema}.{self.identifier}"
 
-    def check_warehouse(self, con: duckdb.DuckDBPyConnection, path: Path, allow_unsuccessful: bool = False) -> None:
-        """Refuse a DuckDB file other than the one dbt built the model in, or a model whose latest
+    def check_warehouse(self, wh: Warehouse, allow_unsuccessful: bool = False) -> None:
+        """Refuse a warehouse other than the one dbt built the model in, or a model whose latest
         recorded build there is not the one dbt's artifacts describe or failed (see the module's rule)."""
-        opened_catalog = con.execute("select current_database()").fetchone()[0]
-        if self.database is not None and self.database != opened_catalog:
+        path = wh.describe()
+        opened_catalog = wh.catalog()
+        if self.database is not None and opened_catalog is not None and self.database != opened_catalog:
             raise ConfigError(
-                f"dbt built {self} in the DuckDB database {self.database!r}, but the exporter opened {path} "
+                f"dbt built {self} in the {wh.engine} database {self.database!r}, but the exporter opened {path} "
                 f"({opened_catalog!r}). Run the exporter with the same profile and target as dbt "
                 "(--profiles-dir, --target), or pass the file dbt built as --database."
             )
         if allow_unsuccessful or self.invocation is None or self.unique_id is None:
             return
-        problem = self._build_log_problem(latest_model_build(con, self.unique_id), path)
+        problem = self._build_log_problem(latest_model_build(wh, self.unique_id), path)
         if problem:
             raise ConfigError(f"{problem}, or pass --allow-unsuccessful-model to export the table anyway.")
 
-    def _build_log_problem(self, latest: dict | None, path: Path) -> str | None:
+    def _build_log_problem(self, latest: dict | None, path: str) -> str | None:
         """Why the build log in `path` does not vouch for the table (cases 1 to 3), or None."""
         assert self.invocation is not None
         invocation = self.invocation

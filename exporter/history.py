@@ -1,8 +1,9 @@
 """`python -m exporter history` and `python -m exporter rejected`: past runs and why rows were
 rejected, from the exporter's state (schema meta_capi), without a SQL client.
 
-Both only read: the warehouse is opened read-only, so they can run while nothing else writes,
-and never change it. Neither prints raw PII: rejected rows hold order ids and reasons only.
+Both only read: the warehouse is opened read-only (a DuckDB file read-only, a PostgreSQL session
+in read-only transactions), so they never change it; a DuckDB file can be read only while nothing
+else writes it. Neither prints raw PII: rejected rows hold order ids and reasons only.
 """
 
 from __future__ import annotations
@@ -12,14 +13,12 @@ import json
 import logging
 import os
 from datetime import datetime
-from pathlib import Path
 
-import duckdb
-
+from exporter import warehouse
 from exporter.config import ConfigError, check_numeric_id
-from exporter.dbt_profile import add_location_arguments, database_path, location_from_args
+from exporter.dbt_profile import add_location_arguments, location_from_args, warehouse_target
 from exporter.events import MATCH_KEYS
-from exporter.state import connect_read_only, database_error, recent_runs, rejections
+from exporter.state import recent_runs, rejections
 from exporter.status import ExitStatus
 from exporter.terminal import Parser, setup_logging
 
@@ -59,32 +58,31 @@ def main(command: str, argv: list[str]) -> int:
     try:
         if command == "history" and args.dataset_id is not None:
             check_numeric_id(args.dataset_id, "The dataset id (--dataset-id / META_DATASET_ID)")
-        con = _connect(args)
+        wh = _connect(args)
         try:
             if command == "history":
-                result = recent_runs(con, args.last, args.dataset_id)
+                result = recent_runs(wh, args.last, args.dataset_id)
                 text = format_coverage(result) if args.coverage else format_runs(result)
             else:
-                result = rejections(con, args.run_id)
+                result = rejections(wh, args.run_id)
                 text = format_rejections(result)
+        except wh.errors as exc:  # opened but cannot be read (a damaged file, no privilege)
+            log.debug("Details", exc_info=exc)
+            raise wh.database_error(exc) from None
         finally:
-            con.close()
+            warehouse.close_quietly(wh)
     except ConfigError as error:
         log.error("%s", error)
-        return ExitStatus.CONFIG
-    except duckdb.Error as exc:  # the file opened but cannot be read (damaged)
-        log.error("%s", database_error(args.database or "the DuckDB file", exc))
-        log.debug("Details", exc_info=exc)
         return ExitStatus.CONFIG
     print(json.dumps(result, indent=2, default=_json_default) if args.json else text)
     return ExitStatus.OK
 
 
-def _connect(args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
-    path = database_path(args.database, location_from_args(args))
-    if not Path(path).exists():
-        raise ConfigError(f"No DuckDB file at {path}: nothing has been built or exported there yet.")
-    return connect_read_only(path)
+def _connect(args: argparse.Namespace) -> warehouse.Warehouse:
+    target = warehouse_target(args.database, location_from_args(args))
+    if isinstance(target, warehouse.DuckDBTarget) and not target.path.exists():
+        raise ConfigError(f"No DuckDB file at {target.path}: nothing has been built or exported there yet.")
+    return warehouse.connect(target, read_only=True)
 
 
 def _json_default(value: object) -> str:

@@ -7,9 +7,11 @@ Version 2: `schema_version` (one row per version applied) and `runs.exporter_ver
 Version 3: `runs.dropped_user_data` (unusable values per match key and reason) and
            `runs.match_key_events` (events sent carrying each match key), both JSON text.
 
-migrate() applies what a file lacks, in one transaction, before anything is sent; check() then
-compares the tables with what this exporter writes, so a file it cannot use stops the run with
-exit 2 before the first request instead of after Meta accepted events it could not log.
+migrate() applies what a warehouse lacks, in one transaction (where the engine has them: DuckDB
+and PostgreSQL), before anything is sent; check() then compares the tables with what this
+exporter writes, so a state it cannot use stops the run with exit 2 before the first request
+instead of after Meta accepted events it could not log. The DDL is written once, with DuckDB's
+type names; warehouse.py reads other engines' type names back as those.
 """
 
 from __future__ import annotations
@@ -17,16 +19,16 @@ from __future__ import annotations
 from contextlib import suppress
 from datetime import UTC, datetime
 
-import duckdb
-
 from exporter.config import ConfigError
+from exporter.warehouse import Warehouse
 
 SCHEMA = "meta_capi"
 SCHEMA_VERSION = 3
 
 MIGRATIONS: dict[int, str] = {
+    # The schema itself is created by migrate(), only when absent: PostgreSQL checks the CREATE
+    # privilege on the database even for `create schema if not exists` of an existing schema.
     1: f"""
-create schema if not exists {SCHEMA};
 create table if not exists {SCHEMA}.send_log (
     dataset_id varchar not null,
     event_id varchar not null,
@@ -109,11 +111,11 @@ class StateError(ConfigError):
 FIRST_TABLES = ("send_log", "runs", "rejected_rows")  # version 1
 
 
-def current_version(con: duckdb.DuckDBPyConnection) -> int:
+def current_version(wh: Warehouse) -> int:
     """0: no state yet; 1: tables made before versions were kept; else the highest version applied."""
-    tables = {name for (name,) in con.execute(_TABLES_SQL, [SCHEMA]).fetchall()}
+    tables = set(wh.columns(SCHEMA))
     if "schema_version" in tables:
-        return con.execute(f"select coalesce(max(version), 0) from {SCHEMA}.schema_version").fetchone()[0]
+        return wh.execute(f"select coalesce(max(version), 0) from {SCHEMA}.schema_version").fetchone()[0]
     if not tables & set(FIRST_TABLES):
         return 0
     for table in FIRST_TABLES:  # migrations build on all of them
@@ -122,9 +124,9 @@ def current_version(con: duckdb.DuckDBPyConnection) -> int:
     return 1
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
+def migrate(wh: Warehouse) -> list[int]:
     """Bring the state up to SCHEMA_VERSION; returns the versions applied (none when up to date)."""
-    version = current_version(con)
+    version = current_version(wh)
     if version > SCHEMA_VERSION:
         raise StateError(
             f"The exporter's state ({SCHEMA}) has schema version {version}, newer than this exporter knows "
@@ -134,28 +136,24 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
     if not missing:
         return []
     applied_at = datetime.now(UTC).replace(tzinfo=None)
-    con.execute("begin transaction")
+    wh.begin()
     try:
+        if not wh.schema_exists(SCHEMA):
+            wh.execute(f"create schema {SCHEMA}")
         for step in missing:
-            con.execute(MIGRATIONS[step])
-        con.execute(
-            f"insert into {SCHEMA}.schema_version select unnest(?::integer[]), ?",
-            [missing, applied_at],
-        )
-        con.execute("commit")
+            wh.execute_script(MIGRATIONS[step])
+        wh.insert_rows(f"{SCHEMA}.schema_version", COLUMNS["schema_version"], [(v, applied_at) for v in missing])
+        wh.commit()
     except BaseException:
-        with suppress(duckdb.Error):  # a failed commit leaves no transaction to roll back
-            con.execute("rollback")
+        with suppress(*wh.errors):  # a failed commit leaves no transaction to roll back
+            wh.rollback()
         raise
     return missing
 
 
-def check(con: duckdb.DuckDBPyConnection) -> None:
+def check(wh: Warehouse) -> None:
     """Raise StateError naming what differs from COLUMNS: a missing table or column, another type."""
-    rows = con.execute(_COLUMNS_SQL, [SCHEMA]).fetchall()
-    present: dict[str, dict[str, str]] = {}
-    for table, column, data_type in rows:
-        present.setdefault(table, {})[column] = data_type
+    present = wh.columns(SCHEMA)
     for table, expected in COLUMNS.items():
         if table not in present:
             raise StateError(f"{SCHEMA}.{table} is missing. {REPAIR_HINT}")
@@ -173,11 +171,4 @@ REPAIR_HINT = (
     "The exporter's state was changed by another program or by hand: restore the table, or drop schema "
     f"{SCHEMA} to start afresh (the next run then sends every event in the window again, which Meta "
     "deduplicates)."
-)
-_TABLES_SQL = (
-    "select table_name from information_schema.tables where table_schema = ? and table_catalog = current_database()"
-)
-_COLUMNS_SQL = (
-    "select table_name, column_name, data_type from information_schema.columns "
-    "where table_schema = ? and table_catalog = current_database()"
 )

@@ -18,22 +18,20 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import suppress
 from datetime import UTC, datetime
-from pathlib import Path
 
-import duckdb
-
-from exporter import redact
+from exporter import redact, warehouse
 from exporter.config import ConfigError, ExportConfig
 from exporter.dbt_artifacts import EventModels, find_event_models
-from exporter.dbt_profile import database_path
+from exporter.dbt_profile import warehouse_target
 from exporter.delivery import BatchOutcome, Deliverer
 from exporter.events import Event
 from exporter.files import AtomicFile
 from exporter.meta_api import ErrorKind, MetaApiError, MetaClient
 from exporter.progress import Progress
 from exporter.report import RunReport
-from exporter.state import Accepted, ModelCounts, Rejection, StateStore, connect, database_error, first_line
+from exporter.state import Accepted, ModelCounts, Rejection, StateStore
 from exporter.status import ExitStatus
+from exporter.warehouse import DuckDBTarget, Warehouse, first_line
 
 log = logging.getLogger(__name__)
 
@@ -45,23 +43,25 @@ def utc_now() -> datetime:
 def run_export(config: ExportConfig, now: Callable[[], datetime] = utc_now) -> RunReport:
     """Export the events dbt built once.
 
-    Raises ConfigError (a busy, damaged or unusable DuckDB file or state included) before the run
-    starts, when nothing has been sent. From then on it returns the report, whatever happens.
+    Raises ConfigError (a busy, unreachable, damaged or unusable warehouse or state included)
+    before the run starts, when nothing has been sent. From then on it returns the report,
+    whatever happens.
     """
     models = find_event_models(config.dbt_target_path, config.model, config.allow_unsuccessful_model)
-    database = database_path(config.database, config.dbt)
-    if not Path(database).exists():
+    target = warehouse_target(config.database, config.dbt, config.duckdb_memory_limit)
+    if isinstance(target, DuckDBTarget) and not target.path.exists():
         raise ConfigError(
-            f"No DuckDB file at {database}: run `dbt build` first, with the same profile and target as the exporter."
+            f"No DuckDB file at {target.path}: run `dbt build` first, with the same profile and target as the exporter."
         )
-    con = connect(database, config.duckdb_memory_limit)
+    wh = warehouse.connect(target)
     try:
         try:
+            wh.lock()  # one exporter at a time (DuckDB's own file lock already did it on opening)
             for relation in models:
-                relation.check_warehouse(con, database, config.allow_unsuccessful_model)
+                relation.check_warehouse(wh, config.allow_unsuccessful_model)
             started = now()
             run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-            state = StateStore(con, config.dataset_id, run_id, is_test=bool(config.test_event_code))
+            state = StateStore(wh, config.dataset_id, run_id, is_test=bool(config.test_event_code))
             state.check_event_models(*models)
             state.prepare(started.replace(tzinfo=None))  # migrations and checks: before anything is sent
             # Test events check a live dataset: all of the window goes, whatever was really sent.
@@ -69,19 +69,20 @@ def run_export(config: ExportConfig, now: Callable[[], datetime] = utc_now) -> R
             # Reads every event once: a damaged file fails here, before the run starts.
             counts = state.event_counts(models.events, models.rejected_lines, int(started.timestamp()), resend)
             state.start_run(config.model, config.dry_run, started.replace(tzinfo=None))
-        except duckdb.Error as exc:
-            raise database_error(database, exc) from None
+        except wh.errors as exc:
+            raise wh.database_error(exc) from None
         report = RunReport(run_id, config.dataset_id, str(models.events), config.dry_run, bool(config.test_event_code))
         report.started_at = started.isoformat(timespec="seconds")
-        _Export(config, models, state, report, started, now).run(counts, resend)
+        _Export(config, models, state, report, started, now, wh).run(counts, resend)
         return report
     finally:
-        with suppress(duckdb.Error):  # a damaged file may fail even to close
-            con.close()
+        warehouse.close_quietly(wh)
 
 
-def failure_status(error: BaseException, config: ExportConfig) -> tuple[ExitStatus, str]:
+def failure_status(error: BaseException, config: ExportConfig, wh: Warehouse | None = None) -> tuple[ExitStatus, str]:
     """The exit code and the one-line reason for an error that ended a run (never a traceback)."""
+    import duckdb
+
     if isinstance(error, ConfigError):
         return ExitStatus.CONFIG, str(error)
     if isinstance(error, duckdb.OutOfMemoryException):
@@ -89,8 +90,10 @@ def failure_status(error: BaseException, config: ExportConfig) -> tuple[ExitStat
             f"DuckDB ran out of memory ({first_line(error)}): raise --duckdb-memory-limit "
             f"(now {config.duckdb_memory_limit or 'DuckDB default'})."
         )
-    if isinstance(error, duckdb.Error):
-        return ExitStatus.CONFIG, str(database_error(config.database or "the DuckDB file", error))
+    if wh is not None and isinstance(error, wh.errors):
+        return ExitStatus.CONFIG, str(wh.database_error(error))
+    if isinstance(error, warehouse.database_errors()):
+        return ExitStatus.CONFIG, f"The warehouse failed: {first_line(error)}."
     if isinstance(error, OSError):
         where = f" {error.filename}" if error.filename else ""
         return ExitStatus.CONFIG, (
@@ -106,13 +109,14 @@ def failure_status(error: BaseException, config: ExportConfig) -> tuple[ExitStat
 
 
 class _Export:
-    def __init__(self, config, models, state, report, started, now) -> None:
+    def __init__(self, config, models, state, report, started, now, wh) -> None:
         self.config: ExportConfig = config
         self.models: EventModels = models
         self.state: StateStore = state
         self.report: RunReport = report
         self.started: datetime = started
         self.now = now
+        self.wh: Warehouse = wh
         self.rejections: list[Rejection] = []  # Meta's, recorded at the end
         self.fatal: MetaApiError | None = None  # Meta's error that stopped the run
         self.failure: BaseException | None = None  # anything else that stopped it
@@ -240,7 +244,7 @@ class _Export:
         if self.failure is None and self.send_log.error is not None:
             self.failure = self.send_log.error
         if self.failure is not None:
-            failure_exit, message = failure_status(self.failure, config)
+            failure_exit, message = failure_status(self.failure, config, self.wh)
             errors.append(message)
             status = max(status, failure_exit)
         if self.send_log.unlogged:
@@ -270,7 +274,7 @@ class _Export:
             self.state.finish_run(
                 finished.replace(tzinfo=None), report.state_columns(), report.exit_code, report.completed, report.error
             )
-        except duckdb.Error as exc:  # e.g. a full disk: the report still tells what happened
+        except self.wh.errors as exc:  # e.g. a full disk: the report still tells what happened
             log.debug("Could not finish the run's row", exc_info=exc)
             note = f"the run could not be recorded in meta_capi.runs: {first_line(exc)}"
             report.error = redact.scrub(f"{report.error}; {note}" if report.error else note)
@@ -420,6 +424,8 @@ class _SendLogWriter:
     def close(self) -> None:
         self.put(None)
         self.thread.join()
+        with suppress(*warehouse.database_errors()):  # its own session (a connection, on PostgreSQL)
+            self.state.close()
         while True:  # what was queued after the writer failed
             try:
                 rows = self.queue.get_nowait()

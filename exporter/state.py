@@ -1,4 +1,6 @@
-"""The exporter's state in the model's DuckDB file, schema `meta_capi`.
+"""The exporter's state in the warehouse dbt built the model in, schema `meta_capi`, and every
+SQL statement the exporter runs, written once for DuckDB, PostgreSQL and Spark (the rules are in
+warehouse.py, which owns what differs between them).
 
 - `send_log`: one row per event Meta accepted. A batch is written only after Meta accepted it,
   so a crash can at worst resend the batches that were in flight (same event_id: Meta dedupes).
@@ -6,7 +8,7 @@
   only for a real send (no dry run, no test_event_code) that left nothing undelivered; the dbt
   macro `meta_first_send_completed()` reads it to narrow the window from 62 to 7 days.
 - `rejected_rows`: why each row or event was not sent: order_id, reason, never raw PII.
-- `schema_version`: the versions of these tables applied to this file (see migrations.py).
+- `schema_version`: the versions of these tables applied to this warehouse (see migrations.py).
 
 Nothing a server said reaches these tables unscrubbed (see redact.py), and no value is pasted
 into SQL: values are parameters; the dataset id is ASCII digits (checked in config.py).
@@ -23,32 +25,25 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
-from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
-
-import duckdb
 
 from exporter import migrations
 from exporter.config import ConfigError, check_numeric_id
 from exporter.events import MATCH_KEYS, Event
-from exporter.migrations import SCHEMA, StateError
+from exporter.migrations import COLUMNS, SCHEMA, StateError
+from exporter.warehouse import DatabaseBusyError, DatabaseError, Warehouse, first_line  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     from exporter.dbt_artifacts import ModelRelation
 
 log = logging.getLogger(__name__)
 
-SEND_LOG_COLUMNS = "dataset_id, event_id, order_id, payload_hash, run_id, fbtrace_id, sent_at, is_test"
 REJECTED_COLUMNS = "run_id, order_id, product_id, stage, reason, message, rejected_at"
 PROBE_RUN_ID = "meta-capi-write-check"  # never committed
 # Meta rejects an event older than 7 days (the whole request with it); it asks for store
 # purchases within 62 days. In seconds.
 MAX_AGE = 7 * 86400
 MAX_AGE_PHYSICAL_STORE = 62 * 86400
-
-
-class DatabaseBusyError(ConfigError):
-    """Another process (dbt, or a second exporter) holds the DuckDB file."""
 
 
 @dataclass(frozen=True)
@@ -85,64 +80,12 @@ class ModelCounts:
         return sum(self.rejected_lines.values()) + self.pending_lines + self.skipped_lines
 
 
-class DatabaseError(ConfigError):
-    """The DuckDB file cannot be opened, read or written (corrupt, truncated, unreadable, disk full)."""
-
-
-def connect(path, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
-    settings: dict[str, str | int | bool] = {
-        # Every read has its own ORDER BY; not keeping insertion order lets DuckDB stream with less memory.
-        "preserve_insertion_order": False,
-        # The export is bound by Python, not DuckDB, and the other core hashes customers. One DuckDB
-        # thread also keeps its memory low: with two, sorting 10M lines ran out of 256MB (measured).
-        "threads": 1,
-    }
-    if memory_limit:
-        settings["memory_limit"] = memory_limit  # a setting, never pasted into SQL
-    try:
-        return duckdb.connect(str(path), config=settings)
-    except duckdb.Error as exc:
-        raise open_error(path, exc) from None
-
-
-def connect_read_only(path: Path | str) -> duckdb.DuckDBPyConnection:
-    """The file for `history` and `rejected`, which never write; a writer holding it is refused alike."""
-    try:
-        return duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as exc:
-        raise open_error(path, exc) from None
-
-
-def open_error(path: Path | str, exc: duckdb.Error) -> DatabaseError | DatabaseBusyError:
-    """What to tell the user when DuckDB cannot open the file: one line."""
-    if "lock" in str(exc).lower():
-        return DatabaseBusyError(
-            f"{path} is in use by another process (a dbt run or another exporter). DuckDB allows one "
-            "writer at a time: wait for it to finish, then run the exporter again."
-        )
-    return database_error(path, exc)
-
-
-def database_error(path: Path | str, exc: BaseException) -> DatabaseError:
-    """What to tell the user about a DuckDB error reading or writing the file: one line."""
-    return DatabaseError(
-        f"Cannot use the DuckDB file {path}: {first_line(exc)}. Check that it is the complete file dbt built "
-        "(rebuild it with `dbt run` if it is damaged), that it is readable and writable, and that the disk has "
-        "free space."
-    )
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 class StateStore:
     """Reads and writes the `meta_capi` tables; used from one thread only."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, dataset_id: str, run_id: str, is_test: bool) -> None:
+    def __init__(self, wh: Warehouse, dataset_id: str, run_id: str, is_test: bool) -> None:
         check_numeric_id(dataset_id, "The dataset id")
-        self._con = con.cursor()
+        self._wh = wh
         self.dataset_id = dataset_id
         self.run_id = run_id
         self.is_test = is_test
@@ -153,11 +96,19 @@ class StateStore:
         Raises StateError (exit 2) when they cannot be used: Meta must never accept events that
         then cannot be logged, or every rerun would send everything again.
         """
-        applied = migrations.migrate(self._con)
+        wh = self._wh
+        try:
+            applied = migrations.migrate(wh)
+        except wh.errors as exc:
+            if wh.privilege_problem(exc):
+                raise StateError(wh.privilege_hint(exc)) from None
+            raise
         if applied:
             log.info("State in %s brought to schema version %d", SCHEMA, applied[-1])
-        migrations.check(self._con)
-        self._con.execute("begin transaction")
+        migrations.check(wh)
+        if not wh.transactional:
+            return  # a write check that cannot be rolled back would leave its rows behind (Spark)
+        wh.begin()
         try:
             probe = copy.copy(self)  # on this cursor, inside this transaction
             probe.run_id = PROBE_RUN_ID
@@ -165,18 +116,20 @@ class StateStore:
             probe.finish_run(started_at, {}, 0, False, None)
             probe.record_accepted([Accepted("write-check", "write-check", "0" * 64, None, started_at)])
             probe.record_rejections([Rejection("write-check", None, "validation", "write_check")], started_at)
-        except duckdb.IOException:
-            raise  # the file, not the tables (see database_error)
-        except duckdb.Error as exc:
+        except wh.errors as exc:
+            if wh.is_storage_error(exc):
+                raise  # the storage, not the tables (see Warehouse.database_error)
+            if wh.privilege_problem(exc):
+                raise StateError(wh.privilege_hint(exc)) from None
             raise StateError(
                 f"The exporter cannot write to {SCHEMA} ({first_line(exc)}). {migrations.REPAIR_HINT}"
             ) from None
         finally:
-            with suppress(duckdb.Error):  # the error above is the one to tell
-                self._con.execute("rollback")
+            with suppress(*wh.errors):  # the error above is the one to tell
+                wh.rollback()
 
     def start_run(self, model: str, dry_run: bool, started_at: datetime) -> None:
-        self._con.execute(
+        self._wh.execute(
             f"insert into {SCHEMA}.runs (run_id, dataset_id, model, started_at, dry_run, is_test, exporter_version) "
             "values (?, ?, ?, ?, ?, ?, ?)",
             [self.run_id, self.dataset_id, model, started_at, dry_run, self.is_test, exporter_version()],
@@ -186,11 +139,8 @@ class StateStore:
         self, finished_at: datetime, figures: dict[str, object], exit_code: int, completed: bool, error: str | None
     ) -> None:
         """Complete the run's row: `figures` are RunReport.state_columns(), by column name."""
-        columns = "".join(f"{name} = ?, " for name in figures)
-        self._con.execute(
-            f"update {SCHEMA}.runs set {columns}finished_at = ?, exit_code = ?, completed = ?, error = ? where run_id = ?",
-            [*figures.values(), finished_at, exit_code, completed, error, self.run_id],
-        )
+        values = {**figures, "finished_at": finished_at, "exit_code": exit_code, "completed": completed, "error": error}
+        self._wh.update_row(f"{SCHEMA}.runs", values, "run_id", self.run_id)
 
     # --- the events to send (dbt model meta_capi_events) ---------------------------------
 
@@ -202,12 +152,17 @@ class StateStore:
                      "line_count", "dropped_user_data", *(f"has_{key}" for key in MATCH_KEYS)),
             rejected_lines: ("order_id", "product_id", "reason"),
         }  # fmt: skip
+        wh = self._wh
         for relation, columns in needed.items():
             try:
-                present = {row[0] for row in self._con.execute(f"describe {relation.sql()}").fetchall()}
-            except duckdb.CatalogException:
+                present = wh.column_names(self._relation(relation))
+            except wh.errors as exc:
+                if wh.privilege_problem(exc):
+                    raise ConfigError(wh.privilege_hint(exc)) from None
+                if not wh.is_missing_table(exc):
+                    raise
                 raise ConfigError(
-                    f"The model {relation} is not in the DuckDB file: run `dbt build` first (with the same profile "
+                    f"The model {relation} is not in {wh.holder}: run `dbt build` first (with the same profile "
                     "and target as the exporter)."
                 ) from None
             missing = [name for name in columns if name not in present]
@@ -216,6 +171,11 @@ class StateStore:
                     f"The model {relation} lacks column(s) {', '.join(missing)}: it was built by another release of "
                     "the models. Run `dbt build` again."
                 )
+
+    def _relation(self, relation: ModelRelation) -> str:
+        # The catalog is left out on purpose: the exporter checks it against the opened warehouse
+        # (ModelRelation.check_warehouse) rather than failing on a file opened under another name.
+        return self._wh.relation(relation.schema, relation.identifier)
 
     def _events_sql(self, events: ModelRelation, resend: bool) -> str:
         """Each sendable event of the model, with why it cannot be sent now (send_problem) and
@@ -226,7 +186,7 @@ class StateStore:
         sent = (
             "select null as order_id, null as sent_hash where false"
             if resend
-            else f"select order_id, arg_max(payload_hash, sent_at) as sent_hash from {SCHEMA}.send_log "
+            else f"select order_id, {self._wh.arg_max('payload_hash', 'sent_at')} as sent_hash from {SCHEMA}.send_log "
             "where dataset_id = $dataset_id and not is_test group by order_id"
         )
         return f"""
@@ -242,19 +202,21 @@ class StateStore:
                         - case when events.action_source = 'physical_store' then {MAX_AGE_PHYSICAL_STORE} else {MAX_AGE} end
                         then 'timestamp_too_old'
                 end as send_problem
-            from {events.sql()} as events
+            from {self._relation(events)} as events
             left join ({sent}) as sent on sent.order_id = events.order_id
             where events.reject_reason is null"""
 
     def event_counts(self, events: ModelRelation, rejected_lines: ModelRelation, now: int, resend: bool) -> ModelCounts:
         """What the models hold for this run, before anything is sent."""
         parameters = {"dataset_id": self.dataset_id, "now": now} if not resend else {"now": now}
-        by_outcome = self._con.execute(
-            "select already_sent, send_problem, count(*), coalesce(sum(line_count), 0) "
-            f"from ({self._events_sql(events, resend)}) group by all",
+        by_outcome = self._wh.execute(
+            "select already_sent, send_problem, count(*), cast(coalesce(sum(line_count), 0) as bigint) "
+            f"from ({self._events_sql(events, resend)}) as e group by already_sent, send_problem",
             parameters,
         ).fetchall()
-        rejected = self._con.execute(f"select reason, count(*) from {rejected_lines.sql()} group by reason").fetchall()
+        rejected = self._wh.execute(
+            f"select reason, count(*) from {self._relation(rejected_lines)} as r group by reason"
+        ).fetchall()
         counts = ModelCounts(rejected_lines=Counter(dict(rejected)))
         for already_sent, send_problem, event_count, line_count in by_outcome:
             if already_sent:
@@ -271,14 +233,13 @@ class StateStore:
         """The events to send: sendable, not too old now, and not already accepted by Meta; the
         oldest first (closest to Meta's age limit), in a stable order (by order_id after time)."""
         parameters = {"dataset_id": self.dataset_id, "now": now} if not resend else {"now": now}
-        cursor = self._con.cursor()
-        cursor.execute(
-            f"select {', '.join(Event._fields)} from ({self._events_sql(events, resend)}) "
+        rows = self._wh.stream(
+            f"select {', '.join(Event._fields)} from ({self._events_sql(events, resend)}) as e "
             "where not already_sent and send_problem is null order by event_time, order_id",
             parameters,
+            chunk_rows,
         )
-        while rows := cursor.fetchmany(chunk_rows):
-            yield from map(Event._make, rows)
+        yield from map(Event._make, rows)
 
     def record_model_rejections(
         self, events: ModelRelation, rejected_lines: ModelRelation, now: int, resend: bool, rejected_at: datetime
@@ -287,40 +248,42 @@ class StateStore:
         parameters = {"run_id": self.run_id, "at": rejected_at, "now": now}
         if not resend:
             parameters["dataset_id"] = self.dataset_id
-        self._con.execute(
+        self._wh.execute(
             f"insert into {SCHEMA}.rejected_rows ({REJECTED_COLUMNS}) "
-            f"select $run_id, order_id, product_id, 'validation', reason, null, $at from {rejected_lines.sql()} "
+            f"select $run_id, order_id, product_id, 'validation', reason, null, $at from {self._relation(rejected_lines)} as r "
             "union all "
-            f"select $run_id, order_id, null, 'validation', send_problem, null, $at from ({self._events_sql(events, resend)}) "
+            f"select $run_id, order_id, null, 'validation', send_problem, null, $at "
+            f"from ({self._events_sql(events, resend)}) as e "
             "where not already_sent and send_problem is not null",
             parameters,
         )
 
     def record_accepted(self, rows: list[Accepted]) -> None:
-        """Log events Meta accepted, in one transaction."""
-        columns = [[getattr(row, name) for row in rows] for name in Accepted._fields]
-        # unnest() of list parameters inserts them all in one statement (executemany is row by row).
-        self._con.execute(
-            f"insert into {SCHEMA}.send_log ({SEND_LOG_COLUMNS}) select ?, unnest(?::varchar[]), unnest(?::varchar[]), "
-            "unnest(?::varchar[]), ?, unnest(?::varchar[]), unnest(?::timestamp[]), ?",
-            [self.dataset_id, *columns[:3], self.run_id, *columns[3:], self.is_test],
+        """Log events Meta accepted, in one statement."""
+        self._wh.insert_rows(
+            f"{SCHEMA}.send_log",
+            COLUMNS["send_log"],
+            [(row.event_id, row.order_id, row.payload_hash, row.fbtrace_id, row.sent_at) for row in rows],
+            constants={"dataset_id": self.dataset_id, "run_id": self.run_id, "is_test": self.is_test},
         )
 
     def for_another_thread(self) -> StateStore:
-        """The same state on a cursor of its own: a DuckDB cursor must not be shared between threads."""
-        return StateStore(self._con, self.dataset_id, self.run_id, self.is_test)
+        """The same state on a session of its own (close() it): a session must not be shared between threads."""
+        return StateStore(self._wh.session(), self.dataset_id, self.run_id, self.is_test)
 
     def record_rejections(self, rejections: list[Rejection], rejected_at: datetime) -> None:
         if not rejections:
             return
-        columns = list(
-            zip(*((r.order_id, r.product_id, r.stage, r.reason, r.message) for r in rejections), strict=True)
+        self._wh.insert_rows(
+            f"{SCHEMA}.rejected_rows",
+            COLUMNS["rejected_rows"],
+            [(r.order_id, r.product_id, r.stage, r.reason, r.message) for r in rejections],
+            constants={"run_id": self.run_id, "rejected_at": rejected_at},
         )
-        self._con.execute(
-            f"insert into {SCHEMA}.rejected_rows ({REJECTED_COLUMNS}) select ?, unnest(?::varchar[]), "
-            "unnest(?::varchar[]), unnest(?::varchar[]), unnest(?::varchar[]), unnest(?::varchar[]), ?",
-            [self.run_id, *(list(column) for column in columns), rejected_at],
-        )
+
+    def close(self) -> None:
+        """Close the session (for_another_thread's: the pipeline closes the first one)."""
+        self._wh.close()
 
 
 def exporter_version() -> str:
@@ -343,16 +306,16 @@ SAMPLE_ORDERS = 3  # order ids shown per rejection reason
 MODEL_BUILDS = f"{SCHEMA}.dbt_model_builds"  # written by dbt's on-run-end hook meta_record_model_builds
 
 
-def recent_runs(con: duckdb.DuckDBPyConnection, last: int, dataset_id: str | None = None) -> dict:
+def recent_runs(wh: Warehouse, last: int, dataset_id: str | None = None) -> dict:
     """The latest `last` runs, newest first, with their match-key coverage (share of events sent)."""
     if last < 1:
         raise ConfigError("--last must be at least 1.")
-    present = {row["column_name"] for row in _read(con, _RUNS_COLUMNS_SQL, [SCHEMA])}
+    present = wh.columns(SCHEMA).get("runs", {})
     columns = ", ".join(name if name in present else f"null as {name}" for name in RUN_COLUMNS)
     rows = _read(
-        con,
-        f"select {columns}, epoch(finished_at - started_at) as duration_seconds "
-        f"from {SCHEMA}.runs where ? is null or dataset_id = ? order by started_at desc, run_id desc limit ?",
+        wh,
+        f"select {columns} from {SCHEMA}.runs where ? is null or dataset_id = ? "
+        "order by started_at desc, run_id desc limit ?",
         [dataset_id, dataset_id, last],
     )
     for row in rows:
@@ -362,34 +325,50 @@ def recent_runs(con: duckdb.DuckDBPyConnection, last: int, dataset_id: str | Non
         row["match_key_coverage"] = {
             key: round(count / sent, 3) for key, count in row.pop("match_key_events").items() if sent
         }
+        # In Python: each engine subtracts timestamps its own way.
+        finished, started = row["finished_at"], row["started_at"]
+        row["duration_seconds"] = (finished - started).total_seconds() if finished and started else None
     return {"runs": rows}
 
 
-def rejections(con: duckdb.DuckDBPyConnection, run_id: str | None) -> dict:
+def rejections(wh: Warehouse, run_id: str | None) -> dict:
     """Why rows of a run (default: the latest that read rows) were rejected, with example order ids."""
     if run_id is None:
         latest = _read(
-            con, f"select run_id from {SCHEMA}.runs where rows_read > 0 order by started_at desc, run_id desc limit 1"
+            wh, f"select run_id from {SCHEMA}.runs where rows_read > 0 order by started_at desc, run_id desc limit 1"
         )
         if not latest:
             return {"run_id": None, "reasons": []}
         run_id = latest[0]["run_id"]
-    elif not _read(con, f"select run_id from {SCHEMA}.runs where run_id = ?", [run_id]):
+    elif not _read(wh, f"select run_id from {SCHEMA}.runs where run_id = ?", [run_id]):
         raise ConfigError(f"No run {run_id!r} in {SCHEMA}.runs: `python -m exporter history` lists the runs.")
     reasons = _read(
-        con,
-        "select stage, reason, count(*) as rows, "
-        "list(distinct order_id order by order_id) filter (where order_id is not null)[1:?] as example_order_ids "
-        f"from {SCHEMA}.rejected_rows where run_id = ? group by stage, reason order by rows desc, stage, reason",
-        [SAMPLE_ORDERS, run_id],
+        wh,
+        "select stage, reason, count(*) as row_count "
+        f"from {SCHEMA}.rejected_rows where run_id = ? group by stage, reason order by row_count desc, stage, reason",
+        [run_id],
     )
+    examples = _read(
+        wh,
+        "select stage, reason, order_id from ("
+        "select stage, reason, order_id, row_number() over (partition by stage, reason order by order_id) as n "
+        f"from (select distinct stage, reason, order_id from {SCHEMA}.rejected_rows "
+        "where run_id = ? and order_id is not null) as d"
+        ") as numbered where n <= ? order by order_id",
+        [run_id, SAMPLE_ORDERS],
+    )
+    for reason in reasons:
+        reason["rows"] = reason.pop("row_count")
+        reason["example_order_ids"] = [
+            row["order_id"] for row in examples if (row["stage"], row["reason"]) == (reason["stage"], reason["reason"])
+        ]
     return {"run_id": run_id, "reasons": reasons}
 
 
-def latest_model_build(con: duckdb.DuckDBPyConnection, unique_id: str) -> dict | None:
+def latest_model_build(wh: Warehouse, unique_id: str) -> dict | None:
     """dbt's latest recorded attempt to build the model (invocation_id, status, recorded_at), or None."""
     rows = _read(
-        con,
+        wh,
         f"select invocation_id, status, recorded_at from {MODEL_BUILDS} where unique_id = ? "
         "order by recorded_at desc limit 1",
         [unique_id],
@@ -397,17 +376,13 @@ def latest_model_build(con: duckdb.DuckDBPyConnection, unique_id: str) -> dict |
     return rows[0] if rows else None
 
 
-def _read(con: duckdb.DuckDBPyConnection, sql: str, parameters: list | None = None) -> list[dict]:
+def _read(wh: Warehouse, sql: str, parameters: list | None = None) -> list[dict]:
     """Rows as dicts; none while the table does not exist yet (nothing recorded so far)."""
     try:
-        cursor = con.execute(sql, parameters or [])
-    except duckdb.CatalogException:
+        cursor = wh.execute(sql, parameters)
+    except wh.errors as exc:
+        if not wh.is_missing_table(exc):
+            raise
         return []
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-_RUNS_COLUMNS_SQL = (
-    "select column_name from information_schema.columns where table_schema = ? and table_name = 'runs' "
-    "and table_catalog = current_database()"
-)

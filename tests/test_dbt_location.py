@@ -152,11 +152,14 @@ def test_an_unknown_target_is_named(workdir, tmp_path, capsys):
     assert "does not have a target named 'prod'" in capsys.readouterr().err
 
 
-def test_a_target_that_is_not_duckdb_is_refused(workdir, tmp_path, capsys):
+def test_a_postgres_target_is_read_from_postgres_not_from_a_duckdb_file(workdir, tmp_path, capsys):
+    """--target pg selects the PostgreSQL warehouse of the profile (here one nobody listens for):
+    the exporter connects there, and says so, rather than reading some DuckDB file."""
     _, target = workdir
     assert dry_run(target, tmp_path, "--target", "pg")[0] == 2
     err = capsys.readouterr().err
-    assert "target 'pg' of profile 'offline_conversions' is a postgres warehouse" in err and "Traceback" not in err
+    assert "target 'pg' of profile 'offline_conversions' is a postgres warehouse" in err
+    assert "cannot connect" in err and "nothing" not in err and "Traceback" not in err  # `nothing`: the password
 
 
 # --- what dbt's latest invocation did with the model -------------------------------------------

@@ -13,6 +13,8 @@ import shlex
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg2
@@ -54,13 +56,20 @@ def postgres_env():
 @pytest.fixture
 def postgres_database(postgres_env):
     """The libpq variables of a new, empty UTF8 database of the server, dropped afterwards."""
-    name = f"meta_capi_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(**connect_args(postgres_env))
+    with postgres_database_named(postgres_env, "test") as env:
+        yield env
+
+
+@contextmanager
+def postgres_database_named(server_env: dict[str, str], label: str) -> Iterator[dict[str, str]]:
+    """A new, empty UTF8 database of the server (named after label, made unique), dropped on exit."""
+    name = f"meta_capi_{label}_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(**connect_args(server_env))
     admin.autocommit = True
     with admin.cursor() as cursor:
         cursor.execute(f"create database {name} encoding 'UTF8' template template0")
     try:
-        yield {**postgres_env, "PGDATABASE": name}
+        yield {**server_env, "PGDATABASE": name}
     finally:
         with admin.cursor() as cursor:
             cursor.execute(f"drop database if exists {name} with (force)")

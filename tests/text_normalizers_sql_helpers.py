@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-from dbt_helpers import prepare_project, run_dbt
+from dbt_helpers import prepare_project, run_dbt, write_profile
 
 AS_OF = datetime.datetime(2026, 11, 23, 12)
 MARKER = "/*<<{}>>*/"
@@ -75,15 +75,22 @@ class SqlNormalizers:
     expressions: Mapping[str, str]  # name -> compiled SQL expression over `value` (and `country_alpha2`)
 
     @classmethod
-    def build(cls, tmp_path: Path) -> SqlNormalizers:
-        """A project copy with its reference seeds loaded and every expression compiled by dbt."""
+    def build(cls, tmp_path: Path, postgres_env: Mapping[str, str] | None = None) -> SqlNormalizers:
+        """A project copy with its reference seeds loaded and every expression compiled by dbt,
+        for DuckDB (a file in tmp_path), or for the PostgreSQL database postgres_env names."""
         project_dir = prepare_project(tmp_path / "project", AS_OF)
         db_path = tmp_path / "warehouse.duckdb"
         target = tmp_path / "target"
-        run_dbt(["seed", "--select", "reference"], project_dir, db_path, target)
+        postgres = {}
+        if postgres_env is not None:
+            postgres = {"env": postgres_env, "profiles_dir": write_profile(tmp_path / "profiles")}
+        engine = ["--target", "postgres"] if postgres_env is not None else []
+        run_dbt(["seed", *engine, "--select", "reference"], project_dir, db_path, target, **postgres)
         inline = "\n".join(MARKER.format(name) + "\n" + jinja for name, jinja in EXPRESSIONS.items())
-        compiled = run_dbt(["compile", "--quiet", "--inline", inline], project_dir, db_path, target).stdout
-        return cls(project_dir, db_path, split_compiled(compiled))
+        compiled = run_dbt(
+            ["compile", *engine, "--quiet", "--inline", inline], project_dir, db_path, target, **postgres
+        )
+        return cls(project_dir, db_path, split_compiled(compiled.stdout))
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(self.db_path), read_only=True)

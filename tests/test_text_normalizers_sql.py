@@ -19,7 +19,7 @@ from postgres_server import connect_args, postgres_database_named
 from text_normalizers_sql_helpers import CODE_POINTS, CODE_POINTS_SQL, SqlNormalizers, customers, write_json_lines
 
 CUSTOMERS = 100_000
-# PostgreSQL normalizes a customer in ~1.5 ms (DuckDB: ~40 µs): the first 10,000 keep CI's time.
+# PostgreSQL took 1.7 ms a customer (2,000 measured, 2 busy cores): the first 10,000 keep CI short.
 POSTGRES_CUSTOMERS = 10_000
 # Known disagreements, {key: {input: [python, sql]}}: none today; a new one fails the test.
 DISAGREEMENTS = Path(__file__).parent / "golden" / "text_normalizers_sql_disagreements.json"

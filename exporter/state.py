@@ -267,7 +267,9 @@ class StateStore:
                 counts.pending_lines += line_count
         return counts
 
-    def pending_events(self, events: ModelRelation, now: int, resend: bool, chunk_rows: int = 1000) -> Iterator[Event]:
+    def pending_events(
+        self, events: ModelRelation, now: int, resend: bool, chunk_rows: int = 10_000
+    ) -> Iterator[Event]:
         """The events to send: sendable, not too old now, and not already accepted by Meta; the
         oldest first (closest to Meta's age limit), in a stable order (by order_id after time)."""
         parameters = {"dataset_id": self.dataset_id, "now": now} if not resend else {"now": now}
@@ -277,6 +279,8 @@ class StateStore:
             "where not already_sent and send_problem is null order by event_time, order_id",
             parameters,
         )
+        # 10,000 rows a fetch (~12 MB of payloads), as the bench's bare read of these columns
+        # does: fewer round trips through DuckDB's Python binding, for the same memory bound.
         while rows := cursor.fetchmany(chunk_rows):
             yield from map(Event._make, rows)
 

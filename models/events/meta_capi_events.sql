@@ -5,8 +5,15 @@
 
     Every rule and every byte of the event is decided here; the exporter only sends the payloads
     of sendable rows that Meta does not already have.
+
+    The lines are narrow (the customer's key, not its user_data) and are read once: each line's
+    contents entry is written, then one sort of the lines by order gives everything order-wide
+    (window functions over the whole order), and only then is the customer's hashed user_data
+    joined, once per order instead of once per line.
 -#}
 {%- set max_amount = meta_max_amount() -%}
+{%- set first_line_columns = ['event_id', 'event_name', 'action_source', 'event_source_url', 'client_user_agent',
+                              'model_value', 'currency_code', 'minor_digits', 'customer_digest'] -%}
 
 with
 
@@ -17,46 +24,139 @@ lines as (
 
 ),
 
+customers as (
+
+    select * from {{ ref('int_meta_capi_customers_hashed') }}
+
+),
+
 priced_lines as (
 
     select
         *,
-        {#- Exact amounts, only where they cannot overflow (larger orders are rejected). #}
-        case when value_bound <= 10 * {{ max_amount }} then {{ meta_exact_amount('price') }} end as exact_price
+        {#- Exact amounts, only where they cannot overflow: a line above the order's bound makes
+            the order's bound fail too (a sum of non-negative terms is at least each term), and
+            `orders` then drops the order's exact amounts whole. #}
+        case
+            when abs(cast(price as {{ meta_type_double() }})) * abs(cast(quantity as {{ meta_type_double() }}))
+                <= 10 * {{ max_amount }}
+                then {{ meta_exact_amount('price') }}
+        end as exact_price
     from lines
+
+),
+
+rounded_lines as (
+
+    {#- Each amount rounded once, here, and its text written from this column. #}
+    select
+        *,
+        {{ meta_round_amount('exact_price', 'minor_digits') }} as item_price
+    from priced_lines
+
+),
+
+content_lines as (
+
+    select
+        *,
+        case when product_id is not null then
+            '{"id":' || {{ meta_json_string('product_id') }}
+            || ',"item_price":' || {{ meta_json_amount('item_price') }}
+            || ',"quantity":' || cast(cast(quantity as bigint) as varchar) || '}'
+        end as content
+    from rounded_lines
+
+),
+
+order_windows as (
+
+    {#- Each order's figures on each of its lines, from one sort of the lines by order and line
+        number: a window spills to disk, whereas an ordered string_agg in a group by holds every
+        order's lines in memory (it ran out of 512MB at 10M lines). #}
+    select
+        order_id,
+        line_number,
+        {%- for column_name in first_line_columns %}
+        {{ column_name }},
+        {%- endfor %}
+        count(*) over order_lines as line_count,
+        {#- The line_problem of the order's first line that has one: the smallest line_number,
+            zero-padded so that text order is number order, then cut off again. #}
+        min(case when line_problem is not null
+            then lpad(cast(line_number as varchar), 20, '0') || line_problem end) over order_lines as numbered_line_problem,
+        {#- More than one customer (by user_data, not by customer_digest: two raw versions of
+            a customer that normalize alike are one) or currency: the smallest and the largest
+            differ. #}
+        min(user_data_key) over order_lines as min_user_data_key,
+        max(user_data_key) over order_lines as max_user_data_key,
+        min(currency_code) over order_lines as min_currency_code,
+        max(currency_code) over order_lines as max_currency_code,
+        min(event_time) over order_lines as order_event_time,
+        sum(cast(quantity as bigint)) over order_lines as num_items,
+        sum(exact_price * cast(quantity as bigint)) over order_lines as exact_lines_value,
+        {#- A bound on the order's value: an exact sum of absurd amounts would overflow the
+            DECIMAL it is summed in. #}
+        sum(abs(cast(price as {{ meta_type_double() }})) * abs(cast(quantity as {{ meta_type_double() }})))
+            over order_lines as value_bound,
+        {#- The frame is in line order, so the contents are. #}
+        string_agg(content, ',') over order_lines as exact_contents
+    from content_lines
+    window order_lines as (
+        partition by order_id
+        order by line_number
+        rows between unbounded preceding and unbounded following
+    )
 
 ),
 
 orders as (
 
+    {#- One row per order: its first line, which gives the event-wide fields. #}
     select
         order_id,
-        count(*) as line_count,
-        max(case when line_number = first_problem_line then line_problem end) as line_problem,
-        count(distinct user_data_members) as customer_count,
-        count(distinct currency_code) as currency_count,
-        min(event_time) as event_time,
-        sum(cast(quantity as bigint)) as num_items,
-        sum(exact_price * cast(quantity as bigint)) as lines_value,
-        {#- Event-wide fields come from the order's first line. #}
-        {%- for column_name in ['event_id', 'event_name', 'action_source', 'event_source_url', 'client_user_agent',
-                                'model_value', 'currency_code', 'minor_digits', 'user_data_members', 'dropped_user_data'] %}
-        max(case when line_number = 1 then {{ column_name }} end) as {{ column_name }},
+        line_count,
+        numbered_line_problem,
+        min_user_data_key <> max_user_data_key as has_customers_differing,
+        min_currency_code <> max_currency_code as has_currencies_differing,
+        order_event_time as event_time,
+        num_items,
+        exact_lines_value,
+        value_bound,
+        {%- for column_name in first_line_columns %}
+        {{ column_name }},
         {%- endfor %}
+        exact_contents
+    from order_windows
+    where line_number = 1
+
+),
+
+bounded_orders as (
+
+    select
+        *,
+        substr(numbered_line_problem, 21) as line_problem,
+        {#- Above the bound no amount is exact: the value is the model's, if any, and no line is
+            listed in contents. #}
+        case when value_bound <= 10 * {{ max_amount }} then exact_lines_value end as lines_value,
+        case when value_bound <= 10 * {{ max_amount }} then exact_contents end as contents
+    from orders
+
+),
+
+with_customers as (
+
+    select
+        bounded_orders.*,
+        customers.user_data_members,
+        customers.dropped_user_data,
         {%- for key in meta_match_keys() | map(attribute=0) %}
-        bool_or(line_number = 1 and has_{{ key }}) as has_{{ key }},
+        coalesce(customers.has_{{ key }}, false) as has_{{ key }}{{ ',' if not loop.last }}
         {%- endfor %}
-        string_agg(
-            case when product_id is not null then
-                '{"id":' || {{ meta_json_string('product_id') }}
-                || ',"item_price":' || {{ meta_json_amount(meta_round_amount('exact_price', 'minor_digits')) }}
-                || ',"quantity":' || cast(cast(quantity as bigint) as varchar) || '}'
-            end,
-            ','
-            order by line_number
-        ) as contents
-    from priced_lines
-    group by order_id
+    from bounded_orders
+    left join customers
+        on customers.customer_digest = bounded_orders.customer_digest
 
 ),
 
@@ -66,7 +166,7 @@ valued as (
         *,
         {{ meta_round_amount(
             'coalesce(' ~ meta_exact_amount('model_value') ~ ', lines_value)', 'minor_digits') }} as order_value
-    from orders
+    from with_customers
 
 ),
 
@@ -78,8 +178,8 @@ checked as (
             when line_problem is not null then line_problem
             {#- One event carries one customer: sending it under either identity would give that
                 customer the other's purchases. #}
-            when customer_count > 1 then 'order_customers_differ'
-            when currency_count > 1 then 'order_currencies_differ'
+            when has_customers_differing then 'order_customers_differ'
+            when has_currencies_differing then 'order_currencies_differ'
             when order_value is null or order_value > {{ max_amount }} then 'value_too_large'
         end as reject_reason
     from valued

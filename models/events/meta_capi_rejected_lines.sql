@@ -18,23 +18,37 @@ events as (
 
 ),
 
-final as (
+rejected_lines as (
 
+    {#- The lines of rejected orders, and lines that break a rule themselves (those without an
+        order_id have no event). #}
     select
         lines.order_id,
         lines.product_id,
         lines.line_number,
-        coalesce(
-            lines.line_problem,
-            case when lines.first_problem_line is not null then 'order_has_rejected_line' end,
-            events.reject_reason
-        ) as reason
+        lines.line_problem,
+        events.reject_reason
     from lines
     left join events
         on events.order_id = lines.order_id
     where lines.line_problem is not null
-        or lines.first_problem_line is not null
         or events.reject_reason is not null
+
+),
+
+final as (
+
+    select
+        order_id,
+        product_id,
+        line_number,
+        coalesce(
+            line_problem,
+            {#- A window over the few rejected lines, not over every line. #}
+            case when count(line_problem) over (partition by order_id) > 0 then 'order_has_rejected_line' end,
+            reject_reason
+        ) as reason
+    from rejected_lines
 
 )
 

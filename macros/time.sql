@@ -23,7 +23,7 @@
     {%- elif kind.startswith('TIMESTAMP') or kind in ('DATETIME', 'DATE') -%}
         {{ meta_wall_clock_to_utc('cast(' ~ column_name ~ ' as timestamp)', zone) }}
     {%- elif kind.startswith(('VARCHAR', 'TEXT', 'STRING', 'CHAR')) -%}
-        {%- set text = 'trim(cast(' ~ column_name ~ ' as varchar))' -%}
+        {%- set text = 'trim(cast(' ~ column_name ~ ' as ' ~ meta_type_text() ~ '))' -%}
         case
             when {{ meta__regexp_full_match(text, '[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?)?') }}
                 then {{ meta_wall_clock_to_utc(meta_try_cast_timestamp(text), zone) }}

@@ -19,8 +19,8 @@
 {% macro meta_customer_digest(columns) -%}
     {%- set parts = [meta_sql_string(meta_normalization_version())] -%}
     {%- for column_name in meta_customer_columns() -%}
-        {%- set text = 'cast(' ~ meta_line_value(columns, column_name) ~ ' as varchar)' -%}
-        {%- do parts.append("coalesce(cast(length(" ~ text ~ ") as varchar) || ':' || " ~ text ~ ", '-')") -%}
+        {%- set text = 'cast(' ~ meta_line_value(columns, column_name) ~ ' as ' ~ meta_type_text() ~ ')' -%}
+        {%- do parts.append("coalesce(cast(length(" ~ text ~ ") as " ~ meta_type_text() ~ ") || ':' || " ~ text ~ ", '-')") -%}
     {%- endfor -%}
     {{ meta_sha256("concat_ws('|', " ~ parts | join(', ') ~ ")") }}
 {%- endmacro %}

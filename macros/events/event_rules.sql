@@ -25,11 +25,11 @@
 
 
 {#- A column of the line model, quoted, or a typed NULL where the model lacks it. -#}
-{% macro meta_line_value(columns, column_name, data_type='varchar') -%}
+{% macro meta_line_value(columns, column_name, data_type=none) -%}
     {%- if column_name in columns -%}
         {{ adapter.quote(column_name) }}
     {%- else -%}
-        cast(null as {{ data_type }})
+        cast(null as {{ data_type or meta_type_text() }})
     {%- endif -%}
 {%- endmacro %}
 
@@ -37,7 +37,7 @@
 {#- The line's value of an optional text column, or `default` where absent, NULL or empty. -#}
 {% macro meta_with_default(columns, column_name, default) -%}
     {%- if column_name in columns -%}
-        coalesce(nullif(cast({{ adapter.quote(column_name) }} as varchar), ''), {{ meta_sql_string(default) }})
+        coalesce(nullif(cast({{ adapter.quote(column_name) }} as {{ meta_type_text() }}), ''), {{ meta_sql_string(default) }})
     {%- else -%}
         {{ meta_sql_string(default) }}
     {%- endif -%}
@@ -116,7 +116,7 @@
         {%- endif %}
         {%- for column_name in ['client_user_agent', 'event_id', 'event_source_url'] %}
         when {{ action_source }} = 'website'
-            and {% if column_name in columns %}coalesce(cast({{ adapter.quote(column_name) }} as varchar), '') = ''{% else %}true{% endif %}
+            and {% if column_name in columns %}coalesce(cast({{ adapter.quote(column_name) }} as {{ meta_type_text() }}), '') = ''{% else %}true{% endif %}
             then 'website_missing_{{ column_name }}'
         {%- endfor %}
     end

@@ -21,7 +21,7 @@
 {%- endmacro %}
 
 {% macro meta__json_string(expression, first_code) -%}
-    {%- set text = 'cast(' ~ expression ~ ' as varchar)' -%}
+    {%- set text = 'cast(' ~ expression ~ ' as ' ~ meta_type_text() ~ ')' -%}
     {%- set short = {8: '\\b', 9: '\\t', 10: '\\n', 12: '\\f', 13: '\\r'} -%}
     {%- set ns = namespace(sql="replace(replace(" ~ text ~ ", '\\', '\\\\'), '\"', '\\\"')") -%}
     {%- for code in range(first_code, 32) -%}
@@ -37,7 +37,7 @@
     1500.0). Amounts are below 10^12 with at most 4 decimals, at most 16 significant digits,
     which the shortest text of the nearest double reproduces. -#}
 {% macro meta_json_amount(decimal_expression) -%}
-    {%- set text = 'cast(' ~ decimal_expression ~ ' as varchar)' -%}
+    {%- set text = 'cast(' ~ decimal_expression ~ ' as ' ~ meta_type_text() ~ ')' -%}
     {%- set trimmed = "case when strpos(" ~ text ~ ", '.') > 0 then rtrim(rtrim(" ~ text ~ ", '0'), '.') else " ~ text ~ " end" -%}
     case when strpos({{ trimmed }}, '.') > 0 then {{ trimmed }} else {{ trimmed }} || '.0' end
 {%- endmacro %}

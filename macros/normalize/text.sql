@@ -18,7 +18,7 @@
 {%- endmacro %}
 
 {% macro default__meta_trim(expr) -%}
-    nullif({{ meta__strip_characters('cast(' ~ expr ~ ' as varchar)', 'whitespace') }}, '')
+    nullif({{ meta__strip_characters('cast(' ~ expr ~ ' as ' ~ meta_type_text() ~ ')', 'whitespace') }}, '')
 {%- endmacro %}
 
 
@@ -238,11 +238,11 @@
 {%- endmacro %}
 
 {% macro default__meta_sha256(expr) -%}
-    sha256(cast({{ expr }} as varchar))
+    sha256(cast({{ expr }} as {{ meta_type_text() }}))
 {%- endmacro %}
 
 {% macro postgres__meta_sha256(expr) -%}
-    encode(sha256(convert_to(cast({{ expr }} as varchar), 'UTF8')), 'hex')
+    encode(sha256(convert_to(cast({{ expr }} as {{ meta_type_text() }}), 'UTF8')), 'hex')
 {%- endmacro %}
 
 

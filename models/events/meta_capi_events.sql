@@ -50,7 +50,7 @@ orders as (
             case when product_id is not null then
                 '{"id":' || {{ meta_json_string('product_id') }}
                 || ',"item_price":' || {{ meta_json_amount(meta_round_amount('exact_price', 'minor_digits')) }}
-                || ',"quantity":' || cast(cast(quantity as bigint) as varchar) || '}'
+                || ',"quantity":' || cast(cast(quantity as bigint) as {{ meta_type_text() }}) || '}'
             end,
             ','
             order by line_number
@@ -94,14 +94,14 @@ with_payload as (
             '{"action_source":' || {{ meta_json_string('action_source') }}
             || ',"custom_data":{"content_type":"product","contents":[' || coalesce(contents, '') || ']'
             || ',"currency":' || {{ meta_json_string('currency_code') }}
-            || ',"num_items":' || cast(num_items as varchar)
+            || ',"num_items":' || cast(num_items as {{ meta_type_text() }})
             || ',"order_id":' || {{ meta_json_string('order_id') }}
             || ',"value":' || {{ meta_json_amount('order_value') }} || '}'
             || ',"event_id":' || {{ meta_json_string("coalesce(nullif(event_id, ''), order_id)") }}
             || ',"event_name":' || {{ meta_json_string('event_name') }}
             || case when coalesce(event_source_url, '') <> ''
                 then ',"event_source_url":' || {{ meta_json_string('event_source_url') }} else '' end
-            || ',"event_time":' || cast(event_time as varchar)
+            || ',"event_time":' || cast(event_time as {{ meta_type_text() }})
             {#- client_user_agent is never hashed, and sorts first among user_data's keys. #}
             || ',"user_data":{'
             || case when coalesce(client_user_agent, '') <> '' then

@@ -315,3 +315,47 @@
   {%- endfor -%}
   {{ return(statements[0] if statements else '') }}
 {% endmacro %}
+
+
+{#- Text joined in an order: DuckDB and PostgreSQL take the ORDER BY inside the call, Spark 4
+    after it (WITHIN GROUP). NULLs are left out; NULL when nothing is left. -#}
+{% macro meta_string_agg(expr, separator, order_by) -%}
+    {{ return(adapter.dispatch('meta_string_agg')(expr, separator, order_by)) }}
+{%- endmacro %}
+
+{% macro default__meta_string_agg(expr, separator, order_by) -%}
+    string_agg({{ expr }}, {{ separator }} order by {{ order_by }})
+{%- endmacro %}
+
+{% macro spark__meta_string_agg(expr, separator, order_by) -%}
+    string_agg({{ expr }}, {{ separator }}) within group (order by {{ order_by }})
+{%- endmacro %}
+
+
+{#- A sort key whose NULLs come last, as DuckDB and PostgreSQL sort them ascending by default;
+    Spark sorts them first. -#}
+{% macro meta_nulls_last(expr) -%}
+    {{ return(adapter.dispatch('meta_nulls_last')(expr)) }}
+{%- endmacro %}
+
+{% macro default__meta_nulls_last(expr) -%}
+    {{ expr }}
+{%- endmacro %}
+
+{% macro spark__meta_nulls_last(expr) -%}
+    {{ expr }} nulls last
+{%- endmacro %}
+
+{#- Spark compares strings by their UTF-8 bytes (collation UTF8_BINARY), which is code point
+    order; its NULLs come last as elsewhere. -#}
+{% macro spark__meta_binary_order(expr) -%}
+    {{ meta_nulls_last(expr) }}
+{%- endmacro %}
+
+
+{#- dbt's cast() on Spark, with `varchar` (as the YAML of models and unit tests spells text,
+    e.g. a contract's data_type) read as Spark's `string`. -#}
+{% macro spark__cast(field, type) -%}
+    {%- set type = meta_type_text() if (type | lower | trim) == 'varchar' else type -%}
+    cast({{ field }} as {{ type }})
+{%- endmacro %}

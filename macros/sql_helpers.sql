@@ -21,5 +21,14 @@
     rule (`email is not null or phone is not null`) cannot be fooled by '   '.
 -#}
 {% macro meta_clean_text(column_name) -%}
+    {{ return(adapter.dispatch('meta_clean_text')(column_name)) }}
+{%- endmacro %}
+
+{% macro default__meta_clean_text(column_name) -%}
     nullif(trim(cast({{ column_name }} as {{ meta_type_text() }}), ' ' || chr(9) || chr(10) || chr(13)), '')
+{%- endmacro %}
+
+{#- Spark's trim(a, b) trims the characters of a from b: the standard spelling says which is which. -#}
+{% macro spark__meta_clean_text(column_name) -%}
+    nullif(trim(both ' ' || chr(9) || chr(10) || chr(13) from cast({{ column_name }} as string)), '')
 {%- endmacro %}

@@ -94,12 +94,12 @@
     {%- set action_source = meta_with_default(columns, 'action_source', 'physical_store') -%}
     {%- set event_name = meta_with_default(columns, 'event_name', 'Purchase') -%}
     case
-        when "quantity" <= 0 then 'quantity_not_positive'
-        when "quantity" > {{ meta_max_quantity() }} then 'quantity_too_large'
+        when {{ adapter.quote('quantity') }} <= 0 then 'quantity_not_positive'
+        when {{ adapter.quote('quantity') }} > {{ meta_max_quantity() }} then 'quantity_too_large'
         {#- NaN sorts above every number, so "not finite" comes before the comparisons. #}
-        when not {{ meta_is_finite('cast("price" as ' ~ meta_type_double() ~ ')') }} then 'price_not_finite'
-        when "price" < 0 then 'price_negative'
-        when "price" > {{ meta_max_amount() }} then 'price_too_large'
+        when not {{ meta_is_finite('cast(' ~ adapter.quote('price') ~ ' as ' ~ meta_type_double() ~ ')') }} then 'price_not_finite'
+        when {{ adapter.quote('price') }} < 0 then 'price_negative'
+        when {{ adapter.quote('price') }} > {{ meta_max_amount() }} then 'price_too_large'
         when not {{ currency_known }} then 'invalid_currency'
         when {{ action_source }} not in ({{ meta_sql_list(meta_action_sources()) }}) then 'invalid_action_source'
         when {{ event_name }} not in ({{ meta_sql_list(meta_event_names()) }}) then 'invalid_event_name'
@@ -111,8 +111,8 @@
             - case when {{ action_source }} = 'physical_store' then 62 else 7 end * 86400
             then 'timestamp_too_old'
         {%- if 'value' in columns %}
-        when "value" is not null and not {{ meta_is_finite('cast("value" as ' ~ meta_type_double() ~ ')') }} then 'value_not_finite'
-        when "value" > {{ meta_max_amount() }} then 'value_too_large'
+        when {{ adapter.quote('value') }} is not null and not {{ meta_is_finite('cast(' ~ adapter.quote('value') ~ ' as ' ~ meta_type_double() ~ ')') }} then 'value_not_finite'
+        when {{ adapter.quote('value') }} > {{ meta_max_amount() }} then 'value_too_large'
         {%- endif %}
         {%- for column_name in ['client_user_agent', 'event_id', 'event_source_url'] %}
         when {{ action_source }} = 'website'

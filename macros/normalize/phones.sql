@@ -134,7 +134,7 @@ meta_phone_viable as {{ meta_phone_materialized() }} (
         attempt,
         parse_region,
         case
-            when strpos(extracted_text, ';isub=') > 1 then left(extracted_text, strpos(extracted_text, ';isub=') - 1)
+            when position(';isub=' in extracted_text) > 1 then left(extracted_text, position(';isub=' in extracted_text) - 1)
             else extracted_text
         end as possible_number
     from meta_phone_extracted
@@ -503,11 +503,11 @@ left join meta_phone_results
 {#- phonenumbers' _test_number_length against the general description's lengths. -#}
 {% macro meta_phone_length_result(expr, possible_lengths, local_only_lengths, min_length, max_length) -%}
     case
-        when strpos(',' || coalesce({{ local_only_lengths }}, '') || ',', ',' || cast(length({{ expr }}) as {{ meta_type_text() }}) || ',') > 0 then 'local_only'
+        when position(',' || cast(length({{ expr }}) as {{ meta_type_text() }}) || ',' in ',' || coalesce({{ local_only_lengths }}, '') || ',') > 0 then 'local_only'
         when length({{ expr }}) = {{ min_length }} then 'possible'
         when length({{ expr }}) < {{ min_length }} then 'too_short'
         when length({{ expr }}) > {{ max_length }} then 'too_long'
-        when strpos(',' || {{ possible_lengths }} || ',', ',' || cast(length({{ expr }}) as {{ meta_type_text() }}) || ',') > 0 then 'possible'
+        when position(',' || cast(length({{ expr }}) as {{ meta_type_text() }}) || ',' in ',' || {{ possible_lengths }} || ',') > 0 then 'possible'
         else 'invalid_length'
     end
 {%- endmacro %}
@@ -517,7 +517,7 @@ left join meta_phone_results
     pattern and lengths (valid_number_pattern is matched against '<2-digit length><number>'). -#}
 {% macro meta_phone_is_valid(expr, key, possible_lengths, regions) -%}
     (
-        strpos(',' || {{ possible_lengths }} || ',', ',' || cast(length({{ expr }}) as {{ meta_type_text() }}) || ',') > 0
+        position(',' || cast(length({{ expr }}) as {{ meta_type_text() }}) || ',' in ',' || {{ possible_lengths }} || ',') > 0
         and coalesce({{ meta_phone_dispatch(key, regions, 'general_pattern', 'full_match', expr) }}, false)
         and coalesce({{ meta_phone_dispatch(key, regions, 'valid_number_pattern', 'full_match', "lpad(cast(length(" ~ expr ~ ") as " ~ meta_type_text() ~ "), 2, '0') || " ~ expr) }}, false)
     )

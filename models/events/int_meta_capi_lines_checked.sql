@@ -66,7 +66,7 @@ lines as (
             order by
                 {%- for column_name in ['product_id', 'timestamp', 'quantity', 'price', 'currency'] if column_name in columns %}
                 {%- set sort_key = adapter.quote(column_name) %}
-                {{ meta_binary_order(sort_key) if meta_is_text_type(columns[column_name]) else sort_key }}{{ ',' if not loop.last }}
+                {{ meta_binary_order(sort_key) if meta_is_text_type(columns[column_name]) else meta_nulls_last(sort_key) }}{{ ',' if not loop.last }}
                 {%- endfor %}
         ) as line_number
     from with_currency

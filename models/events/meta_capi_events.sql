@@ -46,15 +46,15 @@ orders as (
         {%- for key in meta_match_keys() | map(attribute=0) %}
         bool_or(line_number = 1 and has_{{ key }}) as has_{{ key }},
         {%- endfor %}
-        string_agg(
-            case when product_id is not null then
-                '{"id":' || {{ meta_json_string('product_id') }}
-                || ',"item_price":' || {{ meta_json_amount(meta_round_amount('exact_price', 'minor_digits')) }}
-                || ',"quantity":' || cast(cast(quantity as bigint) as {{ meta_type_text() }}) || '}'
-            end,
-            ','
-            order by line_number
-        ) as contents
+        {{ meta_string_agg(
+            "case when product_id is not null then
+                '{\"id\":' || " ~ meta_json_string('product_id') ~ "
+                || ',\"item_price\":' || " ~ meta_json_amount(meta_round_amount('exact_price', 'minor_digits')) ~ "
+                || ',\"quantity\":' || cast(cast(quantity as bigint) as " ~ meta_type_text() ~ ") || '}'
+            end",
+            "','",
+            'line_number'
+        ) }} as contents
     from priced_lines
     group by order_id
 

@@ -27,7 +27,7 @@ final as (
         cast(item_quantity as integer) as quantity,
         cast(product_id as {{ meta_type_text() }}) as product_id,
         {#- Naive UTC (converted in staging); the exporter reads naive timestamps as UTC. #}
-        cast(ordered_at as timestamp) as "timestamp",
+        cast(ordered_at as timestamp) as {{ adapter.quote('timestamp') }},
         {#- The unit price: the source's revenue is for the whole line. #}
         cast(item_revenue as {{ meta_type_double() }}) / item_quantity as price,
         cast(currency as {{ meta_type_text() }}) as currency,

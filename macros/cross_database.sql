@@ -115,6 +115,19 @@
 {%- endmacro %}
 
 {#- Text with an offset (+HH[:MM], +HHMM) as an instant; the shape is checked as above. -#}
+{#- The type of an instant: TIMESTAMP WITH TIME ZONE; Spark's TIMESTAMP is one. -#}
+{% macro meta_type_instant() -%}
+    {{ return(adapter.dispatch('meta_type_instant')()) }}
+{%- endmacro %}
+
+{% macro default__meta_type_instant() -%}
+    {{ return('timestamptz') }}
+{%- endmacro %}
+
+{% macro spark__meta_type_instant() -%}
+    {{ return('timestamp') }}
+{%- endmacro %}
+
 {% macro meta_try_cast_timestamptz(text_expr) -%}
     {{ return(adapter.dispatch('meta_try_cast_timestamptz')(text_expr)) }}
 {%- endmacro %}
@@ -358,4 +371,15 @@
 {% macro spark__cast(field, type) -%}
     {%- set type = meta_type_text() if (type | lower | trim) == 'varchar' else type -%}
     cast({{ field }} as {{ type }})
+{%- endmacro %}
+
+
+{#- Spark reads an offset in the text (+02:00, +0200, +02, Z) when it casts it to its TIMESTAMP. -#}
+{% macro spark__meta_try_cast_timestamptz(text_expr) -%}
+    try_cast({{ text_expr }} as timestamp)
+{%- endmacro %}
+
+{% macro spark__safe_cast(field, type) -%}
+    {%- set type = meta_type_text() if (type | lower | trim) == 'varchar' else type -%}
+    try_cast({{ field }} as {{ type }})
 {%- endmacro %}

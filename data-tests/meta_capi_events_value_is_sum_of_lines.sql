@@ -29,11 +29,11 @@ currencies as (
 lines as (
 
     select
-        cast(order_id as varchar) as order_id,
+        cast(order_id as {{ meta_type_text() }}) as order_id,
         {%- if 'value' in columns %}
-        max(cast(cast(value as varchar) as decimal(38, 18))) as lines_value
+        max(cast(cast(value as {{ meta_type_text() }}) as decimal(38, 18))) as lines_value
         {%- else %}
-        sum(cast(cast(price as varchar) as decimal(38, 18)) * quantity) as lines_value
+        sum(cast(cast(price as {{ meta_type_text() }}) as decimal(38, 18)) * quantity) as lines_value
         {%- endif %}
     from {{ lines_relation }}
     group by 1

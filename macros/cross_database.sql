@@ -5,6 +5,21 @@
     these, never an engine's own function, so one model gives the same bytes on each engine.
 -#}
 
+{#- The text type: `varchar` on DuckDB and PostgreSQL; Spark's is `string` (its `varchar` needs a
+    length, and is a string with a length check). -#}
+{% macro meta_type_text() -%}
+    {{ return(adapter.dispatch('meta_type_text')()) }}
+{%- endmacro %}
+
+{% macro default__meta_type_text() -%}
+    {{ return('varchar') }}
+{%- endmacro %}
+
+{% macro spark__meta_type_text() -%}
+    {{ return('string') }}
+{%- endmacro %}
+
+
 {#- The 8-byte float type: DuckDB's `double`; PostgreSQL has no type of that name (and
     dbt.type_float() is a 4-byte float on DuckDB). -#}
 {% macro meta_type_double() -%}
@@ -68,7 +83,7 @@
 
 {#- A DATE or TIMESTAMP column arrives as its ISO text; its time, if any, is dropped. -#}
 {% macro postgres__meta_try_cast_date(text_expr) -%}
-    {%- set text = 'cast(' ~ text_expr ~ ' as varchar)' -%}
+    {%- set text = 'cast(' ~ text_expr ~ ' as ' ~ meta_type_text() ~ ')' -%}
     case when {{ meta__postgres_is_iso_date_time(text, time=true) }} then cast({{ text }} as date) end
 {%- endmacro %}
 
@@ -100,6 +115,19 @@
 {%- endmacro %}
 
 {#- Text with an offset (+HH[:MM], +HHMM) as an instant; the shape is checked as above. -#}
+{#- The type of an instant: TIMESTAMP WITH TIME ZONE; Spark's TIMESTAMP is one. -#}
+{% macro meta_type_instant() -%}
+    {{ return(adapter.dispatch('meta_type_instant')()) }}
+{%- endmacro %}
+
+{% macro default__meta_type_instant() -%}
+    {{ return('timestamptz') }}
+{%- endmacro %}
+
+{% macro spark__meta_type_instant() -%}
+    {{ return('timestamp') }}
+{%- endmacro %}
+
 {% macro meta_try_cast_timestamptz(text_expr) -%}
     {{ return(adapter.dispatch('meta_try_cast_timestamptz')(text_expr)) }}
 {%- endmacro %}
@@ -203,4 +231,169 @@
 
 {% macro postgres__meta_session_settings() -%}
     set jit = off
+
+{#- Several statements as one hook. DuckDB and PostgreSQL run them as one text, separated by
+    semicolons; Spark runs one statement at a time, so there all but the last run here (in
+    order, when the hook is rendered, just before it runs) and the hook is the last one. -#}
+{% macro meta_statements(statements) -%}
+    {{ return(adapter.dispatch('meta_statements')(statements)) }}
+{%- endmacro %}
+
+{% macro default__meta_statements(statements) -%}
+    {{ return(statements | join(';\n')) }}
+{%- endmacro %}
+
+{% macro spark__meta_statements(statements) -%}
+    {%- if execute -%}
+        {%- for statement in statements[:-1] -%}
+            {%- do run_query(statement) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(statements[-1] if statements else '') }}
+{%- endmacro %}
+
+
+{#- Whether a table exists, asked of the warehouse (not of dbt's relation cache, which a hook
+    of this very invocation may have outdated). -#}
+{% macro meta_table_exists(relation) -%}
+    {{ return(adapter.dispatch('meta_table_exists')(relation)) }}
+{%- endmacro %}
+
+{% macro default__meta_table_exists(relation) -%}
+    {%- set found = run_query(
+        "select count(*) from information_schema.tables where table_schema = "
+        ~ meta_sql_string(relation.schema) ~ " and table_name = " ~ meta_sql_string(relation.identifier)) -%}
+    {{ return(found.columns[0].values()[0] > 0) }}
+{%- endmacro %}
+
+{#- Spark has no information_schema (Databricks' Unity Catalog has one; Hive's metastore not). -#}
+{% macro spark__meta_table_exists(relation) -%}
+    {%- set schemas = run_query('show schemas like ' ~ meta_sql_string(relation.schema)) -%}
+    {%- if schemas.rows | length == 0 -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set found = run_query('show tables in ' ~ relation.schema ~ ' like ' ~ meta_sql_string(relation.identifier)) -%}
+    {{ return(found.rows | length > 0) }}
+{%- endmacro %}
+
+
+{#- Seeds on Spark: dbt-spark's create_csv_table, with the column types of seeds/_seeds.yml
+    and dbt_project.yml (written as DuckDB and PostgreSQL spell them) in Spark's spelling:
+    `varchar` is `string` there (Spark's varchar needs a length). -#}
+{% macro spark__create_csv_table(model, agate_table) %}
+  {%- set column_override = model['config'].get('column_types', {}) -%}
+  {%- set quote_seed_column = model['config'].get('quote_columns', None) -%}
+
+  {% set sql %}
+    create table {{ this.render() }} (
+        {%- for col_name in agate_table.column_names -%}
+            {%- set inferred_type = adapter.convert_type(agate_table, loop.index0) -%}
+            {%- set type = column_override.get(col_name, inferred_type) -%}
+            {%- set type = meta_type_text() if (type | lower | trim) == 'varchar' else type -%}
+            {%- set column_name = (col_name | string) -%}
+            {{ adapter.quote_seed_column(column_name, quote_seed_column) }} {{ type }} {%- if not loop.last -%}, {%- endif -%}
+        {%- endfor -%}
+    )
+    {{ file_format_clause() }}
+    {{ partition_cols(label="partitioned by") }}
+    {{ clustered_cols(label="clustered by") }}
+    {{ location_clause() }}
+    {{ comment_clause() }}
+  {% endset %}
+
+  {% call statement('_') -%}
+    {{ sql }}
+  {%- endcall %}
+
+  {{ return(sql) }}
+{% endmacro %}
+
+{#- dbt-spark's `session` method pastes seed values into the SQL with Python's %, unquoted
+    ('O'Connor') and with None as the text 'None': here each value is a literal of its own
+    (NULL for an empty cell, text quoted by meta_sql_string). -#}
+{% macro spark__load_csv_rows(model, agate_table) %}
+  {%- set batch_size = get_batch_size() -%}
+  {%- set column_override = model['config'].get('column_types', {}) -%}
+  {%- set types = [] -%}
+  {%- for col_name in agate_table.column_names -%}
+      {%- set type = column_override.get(col_name, adapter.convert_type(agate_table, loop.index0)) -%}
+      {%- do types.append(meta_type_text() if (type | lower | trim) == 'varchar' else type) -%}
+  {%- endfor -%}
+  {%- set statements = [] -%}
+  {%- for chunk in agate_table.rows | batch(batch_size) -%}
+      {%- set sql -%}
+          insert into {{ this.render() }} values
+          {% for row in chunk -%}
+              ({%- for value in row -%}
+                  {%- if value is none -%}
+                    cast(null as {{ types[loop.index0] }})
+                  {%- else -%}
+                    cast({{ meta_sql_string(value) }} as {{ types[loop.index0] }})
+                  {%- endif -%}
+                  {%- if not loop.last %},{% endif -%}
+              {%- endfor -%})
+              {%- if not loop.last %},{% endif %}
+          {% endfor %}
+      {%- endset -%}
+      {%- do adapter.add_query(sql, abridge_sql_log=True) -%}
+      {%- if loop.index0 == 0 -%}
+          {%- do statements.append(sql) -%}
+      {%- endif -%}
+  {%- endfor -%}
+  {{ return(statements[0] if statements else '') }}
+{% endmacro %}
+
+
+{#- Text joined in an order: DuckDB and PostgreSQL take the ORDER BY inside the call, Spark 4
+    after it (WITHIN GROUP). NULLs are left out; NULL when nothing is left. -#}
+{% macro meta_string_agg(expr, separator, order_by) -%}
+    {{ return(adapter.dispatch('meta_string_agg')(expr, separator, order_by)) }}
+{%- endmacro %}
+
+{% macro default__meta_string_agg(expr, separator, order_by) -%}
+    string_agg({{ expr }}, {{ separator }} order by {{ order_by }})
+{%- endmacro %}
+
+{% macro spark__meta_string_agg(expr, separator, order_by) -%}
+    string_agg({{ expr }}, {{ separator }}) within group (order by {{ order_by }})
+{%- endmacro %}
+
+
+{#- A sort key whose NULLs come last, as DuckDB and PostgreSQL sort them ascending by default;
+    Spark sorts them first. -#}
+{% macro meta_nulls_last(expr) -%}
+    {{ return(adapter.dispatch('meta_nulls_last')(expr)) }}
+{%- endmacro %}
+
+{% macro default__meta_nulls_last(expr) -%}
+    {{ expr }}
+{%- endmacro %}
+
+{% macro spark__meta_nulls_last(expr) -%}
+    {{ expr }} nulls last
+{%- endmacro %}
+
+{#- Spark compares strings by their UTF-8 bytes (collation UTF8_BINARY), which is code point
+    order; its NULLs come last as elsewhere. -#}
+{% macro spark__meta_binary_order(expr) -%}
+    {{ meta_nulls_last(expr) }}
+{%- endmacro %}
+
+
+{#- dbt's cast() on Spark, with `varchar` (as the YAML of models and unit tests spells text,
+    e.g. a contract's data_type) read as Spark's `string`. -#}
+{% macro spark__cast(field, type) -%}
+    {%- set type = meta_type_text() if (type | lower | trim) == 'varchar' else type -%}
+    cast({{ field }} as {{ type }})
+{%- endmacro %}
+
+
+{#- Spark reads an offset in the text (+02:00, +0200, +02, Z) when it casts it to its TIMESTAMP. -#}
+{% macro spark__meta_try_cast_timestamptz(text_expr) -%}
+    try_cast({{ text_expr }} as timestamp)
+{%- endmacro %}
+
+{% macro spark__safe_cast(field, type) -%}
+    {%- set type = meta_type_text() if (type | lower | trim) == 'varchar' else type -%}
+    try_cast({{ field }} as {{ type }})
 {%- endmacro %}

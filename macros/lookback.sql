@@ -15,7 +15,7 @@
     {%- if not execute -%}
         {{ return(false) }}
     {%- endif -%}
-    {%- set runs = adapter.get_relation(database=target.database, schema='meta_capi', identifier='runs') -%}
+    {%- set runs = adapter.get_relation(database=target.get('database'), schema='meta_capi', identifier='runs') -%}
     {%- if runs is none -%}
         {{ return(false) }}
     {%- endif -%}

@@ -14,13 +14,15 @@
         {%- endfor -%}
     {%- endif -%}
     {%- if attempts -%}
-        create schema if not exists meta_capi;
+        {%- set create_table -%}
         create table if not exists meta_capi.dbt_model_builds (
-            invocation_id varchar not null,
-            unique_id varchar not null,
-            status varchar not null,
+            invocation_id {{ meta_type_text() }} not null,
+            unique_id {{ meta_type_text() }} not null,
+            status {{ meta_type_text() }} not null,
             recorded_at timestamp not null
-        );
+        )
+        {%- endset -%}
+        {%- set insert -%}
         insert into meta_capi.dbt_model_builds (invocation_id, unique_id, status, recorded_at) values
         {%- for result in attempts %}
             (
@@ -30,5 +32,7 @@
                 cast({{ meta_sql_string(run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f')) }} as timestamp)
             ){{ "," if not loop.last }}
         {%- endfor %}
+        {%- endset -%}
+        {{ meta_statements(['create schema if not exists meta_capi', create_table, insert]) }}
     {%- endif -%}
 {%- endmacro %}

@@ -19,18 +19,18 @@
     {%- set zone = (var('source_timezone', 'UTC') if source_timezone is none else source_timezone) | string | trim -%}
     {%- set kind = (data_type or '') | string | upper | trim -%}
     {%- if kind in ('TIMESTAMP WITH TIME ZONE', 'TIMESTAMPTZ') -%}
-        timezone('UTC', {{ column_name }})
+        {{ meta_instant_as_utc(column_name) }}
     {%- elif kind.startswith('TIMESTAMP') or kind in ('DATETIME', 'DATE') -%}
         {{ meta_wall_clock_to_utc('cast(' ~ column_name ~ ' as timestamp)', zone) }}
     {%- elif kind.startswith(('VARCHAR', 'TEXT', 'STRING', 'CHAR')) -%}
-        {%- set text = 'trim(cast(' ~ column_name ~ ' as varchar))' -%}
+        {%- set text = 'trim(cast(' ~ column_name ~ ' as ' ~ meta_type_text() ~ '))' -%}
         case
             when {{ meta__regexp_full_match(text, '[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?)?') }}
                 then {{ meta_wall_clock_to_utc(meta_try_cast_timestamp(text), zone) }}
             when {{ meta__regexp_full_match(text, '[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)? ?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)') }}
-                then timezone('UTC', {{ meta_try_cast_timestamptz(
-                    "regexp_replace(regexp_replace(" ~ text ~ ", ' ?[Zz]$', '+00:00'), ' ([+-][0-9]{2}(:?[0-9]{2})?)$', '\\1')"
-                ) }})
+                then {{ meta_instant_as_utc(meta_try_cast_timestamptz(
+                    meta__regexp_replace_all(meta__regexp_replace_all(text, ' ?[Zz]$', '+00:00'), ' ([+-][0-9]{2}(:?[0-9]{2})?)$', '\\1')
+                )) }}
         end
     {%- elif not execute -%}
         cast(null as timestamp)
@@ -45,9 +45,36 @@
 
 {#- A naive wall-clock timestamp in `zone` as naive UTC; in UTC it already is. -#}
 {% macro meta_wall_clock_to_utc(expression, zone) -%}
+    {{ return(adapter.dispatch('meta_wall_clock_to_utc')(expression, zone)) }}
+{%- endmacro %}
+
+{% macro default__meta_wall_clock_to_utc(expression, zone) -%}
     {%- if zone | upper == 'UTC' -%}
         {{ expression }}
     {%- else -%}
-        timezone('UTC', timezone({{ meta_sql_string(zone) }}, {{ expression }}))
+        {{ meta_instant_as_utc('timezone(' ~ meta_sql_string(zone) ~ ', ' ~ expression ~ ')') }}
     {%- endif -%}
+{%- endmacro %}
+
+{% macro spark__meta_wall_clock_to_utc(expression, zone) -%}
+    {%- if zone | upper == 'UTC' -%}
+        {{ expression }}
+    {%- else -%}
+        to_utc_timestamp({{ expression }}, {{ meta_sql_string(zone) }})
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- An instant (TIMESTAMP WITH TIME ZONE) as a naive UTC timestamp. Spark's TIMESTAMP is an
+    instant shown in the session time zone, which the spark target sets to UTC. -#}
+{% macro meta_instant_as_utc(expression) -%}
+    {{ return(adapter.dispatch('meta_instant_as_utc')(expression)) }}
+{%- endmacro %}
+
+{% macro default__meta_instant_as_utc(expression) -%}
+    timezone('UTC', {{ expression }})
+{%- endmacro %}
+
+{% macro spark__meta_instant_as_utc(expression) -%}
+    {{ expression }}
 {%- endmacro %}

@@ -5,7 +5,7 @@ select *
 from {{ model }}
 where
     {%- for column_name in column_names %}
-    nullif(trim(cast({{ column_name }} as varchar)), '') is null{{ " and" if not loop.last }}
+    nullif(trim(cast({{ column_name }} as {{ meta_type_text() }})), '') is null{{ " and" if not loop.last }}
     {%- endfor %}
 
 {% endtest %}

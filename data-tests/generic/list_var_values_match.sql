@@ -22,8 +22,8 @@ configured as (
     ) as configured (value, compared_value)
     {%- else %}
     select
-        cast(null as varchar) as value,
-        cast(null as varchar) as compared_value
+        cast(null as {{ meta_type_text() }}) as value,
+        cast(null as {{ meta_type_text() }}) as compared_value
     where false
     {%- endif %}
 

@@ -19,8 +19,8 @@
 {% macro meta_customer_digest(columns) -%}
     {%- set parts = [meta_sql_string(meta_normalization_version())] -%}
     {%- for column_name in meta_customer_columns() -%}
-        {%- set text = 'cast(' ~ meta_line_value(columns, column_name) ~ ' as varchar)' -%}
-        {%- do parts.append("coalesce(cast(length(" ~ text ~ ") as varchar) || ':' || " ~ text ~ ", '-')") -%}
+        {%- set text = 'cast(' ~ meta_line_value(columns, column_name) ~ ' as ' ~ meta_type_text() ~ ')' -%}
+        {%- do parts.append("coalesce(cast(length(" ~ text ~ ") as " ~ meta_type_text() ~ ") || ':' || " ~ text ~ ", '-')") -%}
     {%- endfor -%}
     {{ meta_sha256("concat_ws('|', " ~ parts | join(', ') ~ ")") }}
 {%- endmacro %}
@@ -42,4 +42,33 @@
         ('country', 'country', 'not_recognized'),
         ('external_id', 'external_id', 'blank'),
     ]) }}
+{%- endmacro %}
+
+
+{#- Pre-hook of int_meta_capi_customers_hashed: on an incremental run, the customers hashed
+    under another normalization version go (their digests no longer match any line). -#}
+{% macro meta_drop_customers_of_other_versions(relation) -%}
+    {{ return(adapter.dispatch('meta_drop_customers_of_other_versions')(relation)) }}
+{%- endmacro %}
+
+{% macro default__meta_drop_customers_of_other_versions(relation) -%}
+    {%- if is_incremental() -%}
+        delete from {{ relation }} where normalization_version <> {{ meta_sql_string(meta_normalization_version()) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Spark's parquet tables take no DELETE, and a table cannot be overwritten from itself: when
+    there are such rows, the current version's rows are copied aside and written back. -#}
+{% macro spark__meta_drop_customers_of_other_versions(relation) -%}
+    {%- if execute and is_incremental() -%}
+        {%- set other_versions = "normalization_version <> " ~ meta_sql_string(meta_normalization_version()) -%}
+        {%- set stale = run_query("select count(*) from " ~ relation ~ " where " ~ other_versions).columns[0].values()[0] -%}
+        {%- if stale > 0 -%}
+            {%- set kept = relation.incorporate(path={"identifier": relation.identifier ~ "__meta_current_version"}) -%}
+            {%- do run_query("drop table if exists " ~ kept) -%}
+            {%- do run_query("create table " ~ kept ~ " using parquet as select * from " ~ relation ~ " where not (" ~ other_versions ~ ")") -%}
+            {%- do run_query("insert overwrite table " ~ relation ~ " select * from " ~ kept) -%}
+            {%- do run_query("drop table " ~ kept) -%}
+        {%- endif -%}
+    {%- endif -%}
 {%- endmacro %}

@@ -25,11 +25,11 @@
 
 
 {#- A column of the line model, quoted, or a typed NULL where the model lacks it. -#}
-{% macro meta_line_value(columns, column_name, data_type='varchar') -%}
+{% macro meta_line_value(columns, column_name, data_type=none) -%}
     {%- if column_name in columns -%}
         {{ adapter.quote(column_name) }}
     {%- else -%}
-        cast(null as {{ data_type }})
+        cast(null as {{ data_type or meta_type_text() }})
     {%- endif -%}
 {%- endmacro %}
 
@@ -37,7 +37,7 @@
 {#- The line's value of an optional text column, or `default` where absent, NULL or empty. -#}
 {% macro meta_with_default(columns, column_name, default) -%}
     {%- if column_name in columns -%}
-        coalesce(nullif(cast({{ adapter.quote(column_name) }} as varchar), ''), {{ meta_sql_string(default) }})
+        coalesce(nullif(cast({{ adapter.quote(column_name) }} as {{ meta_type_text() }}), ''), {{ meta_sql_string(default) }})
     {%- else -%}
         {{ meta_sql_string(default) }}
     {%- endif -%}
@@ -94,12 +94,12 @@
     {%- set action_source = meta_with_default(columns, 'action_source', 'physical_store') -%}
     {%- set event_name = meta_with_default(columns, 'event_name', 'Purchase') -%}
     case
-        when "quantity" <= 0 then 'quantity_not_positive'
-        when "quantity" > {{ meta_max_quantity() }} then 'quantity_too_large'
+        when {{ adapter.quote('quantity') }} <= 0 then 'quantity_not_positive'
+        when {{ adapter.quote('quantity') }} > {{ meta_max_quantity() }} then 'quantity_too_large'
         {#- NaN sorts above every number, so "not finite" comes before the comparisons. #}
-        when not {{ meta_is_finite('cast("price" as ' ~ meta_type_double() ~ ')') }} then 'price_not_finite'
-        when "price" < 0 then 'price_negative'
-        when "price" > {{ meta_max_amount() }} then 'price_too_large'
+        when not {{ meta_is_finite('cast(' ~ adapter.quote('price') ~ ' as ' ~ meta_type_double() ~ ')') }} then 'price_not_finite'
+        when {{ adapter.quote('price') }} < 0 then 'price_negative'
+        when {{ adapter.quote('price') }} > {{ meta_max_amount() }} then 'price_too_large'
         when not {{ currency_known }} then 'invalid_currency'
         when {{ action_source }} not in ({{ meta_sql_list(meta_action_sources()) }}) then 'invalid_action_source'
         when {{ event_name }} not in ({{ meta_sql_list(meta_event_names()) }}) then 'invalid_event_name'
@@ -111,12 +111,12 @@
             - case when {{ action_source }} = 'physical_store' then 62 else 7 end * 86400
             then 'timestamp_too_old'
         {%- if 'value' in columns %}
-        when "value" is not null and not {{ meta_is_finite('cast("value" as ' ~ meta_type_double() ~ ')') }} then 'value_not_finite'
-        when "value" > {{ meta_max_amount() }} then 'value_too_large'
+        when {{ adapter.quote('value') }} is not null and not {{ meta_is_finite('cast(' ~ adapter.quote('value') ~ ' as ' ~ meta_type_double() ~ ')') }} then 'value_not_finite'
+        when {{ adapter.quote('value') }} > {{ meta_max_amount() }} then 'value_too_large'
         {%- endif %}
         {%- for column_name in ['client_user_agent', 'event_id', 'event_source_url'] %}
         when {{ action_source }} = 'website'
-            and {% if column_name in columns %}coalesce(cast({{ adapter.quote(column_name) }} as varchar), '') = ''{% else %}true{% endif %}
+            and {% if column_name in columns %}coalesce(cast({{ adapter.quote(column_name) }} as {{ meta_type_text() }}), '') = ''{% else %}true{% endif %}
             then 'website_missing_{{ column_name }}'
         {%- endfor %}
     end

@@ -20,8 +20,19 @@
     {{ meta__json_string(expression, first_code=1) }}
 {%- endmacro %}
 
+{#- Spark: the same replacements, with its string literals (a backslash written twice). -#}
+{% macro spark__meta_json_string(expression) -%}
+    {%- set short = {8: '\\b', 9: '\\t', 10: '\\n', 12: '\\f', 13: '\\r'} -%}
+    {%- set ns = namespace(sql="replace(replace(cast(" ~ expression ~ " as string), " ~ meta_sql_string('\\') ~ ", "
+        ~ meta_sql_string('\\\\') ~ "), '\"', " ~ meta_sql_string('\\"') ~ ")") -%}
+    {%- for code in range(0, 32) -%}
+        {%- set ns.sql = "replace(" ~ ns.sql ~ ", chr(" ~ code ~ "), " ~ meta_sql_string(short.get(code, '\\u%04x' % code)) ~ ")" -%}
+    {%- endfor -%}
+    ('"' || {{ ns.sql }} || '"')
+{%- endmacro %}
+
 {% macro meta__json_string(expression, first_code) -%}
-    {%- set text = 'cast(' ~ expression ~ ' as varchar)' -%}
+    {%- set text = 'cast(' ~ expression ~ ' as ' ~ meta_type_text() ~ ')' -%}
     {%- set short = {8: '\\b', 9: '\\t', 10: '\\n', 12: '\\f', 13: '\\r'} -%}
     {%- set ns = namespace(sql="replace(replace(" ~ text ~ ", '\\', '\\\\'), '\"', '\\\"')") -%}
     {%- for code in range(first_code, 32) -%}
@@ -41,7 +52,19 @@
     1500.0). Amounts are below 10^12 with at most 4 decimals, at most 16 significant digits,
     which the shortest text of the nearest double reproduces. -#}
 {% macro meta_json_amount(decimal_expression) -%}
-    {%- set text = 'cast(' ~ decimal_expression ~ ' as varchar)' -%}
+    {{ return(adapter.dispatch('meta_json_amount')(decimal_expression)) }}
+{%- endmacro %}
+
+{% macro default__meta_json_amount(decimal_expression) -%}
+    {%- set text = 'cast(' ~ decimal_expression ~ ' as ' ~ meta_type_text() ~ ')' -%}
     {%- set trimmed = "case when strpos(" ~ text ~ ", '.') > 0 then rtrim(rtrim(" ~ text ~ ", '0'), '.') else " ~ text ~ " end" -%}
     case when strpos({{ trimmed }}, '.') > 0 then {{ trimmed }} else {{ trimmed }} || '.0' end
+{%- endmacro %}
+
+
+{#- Spark has no strpos, and its rtrim(a, b) trims the characters of a from b. -#}
+{% macro spark__meta_json_amount(decimal_expression) -%}
+    {%- set text = 'cast(' ~ decimal_expression ~ ' as string)' -%}
+    {%- set trimmed = "case when instr(" ~ text ~ ", '.') > 0 then trim(trailing '.' from trim(trailing '0' from " ~ text ~ ")) else " ~ text ~ " end" -%}
+    case when instr({{ trimmed }}, '.') > 0 then {{ trimmed }} else {{ trimmed }} || '.0' end
 {%- endmacro %}

@@ -11,14 +11,14 @@
 {%- endmacro %}
 
 {% macro default__meta_exact_amount(expression) -%}
-    try_cast(cast({{ expression }} as varchar) as decimal(38, 18))
+    try_cast(cast({{ expression }} as {{ meta_type_text() }}) as decimal(38, 18))
 {%- endmacro %}
 
 {#- PostgreSQL's float8 text is the shortest too (since 12), but in exponent form past 10^15
     (1e+16), which numeric reads; NaN and Infinity are numerics there, and an amount past
     10^20 does not fit: those are NULL, as DuckDB's try_cast gives, instead of an error. -#}
 {% macro postgres__meta_exact_amount(expression) -%}
-    {%- set text = 'cast(' ~ expression ~ ' as varchar)' -%}
+    {%- set text = 'cast(' ~ expression ~ ' as ' ~ meta_type_text() ~ ')' -%}
     case
         when {{ text }} ~* '^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)(e[+-]?[0-9]+)?$'
             and abs(cast({{ text }} as numeric)) < 1e20

@@ -10,7 +10,7 @@
 {#- The table of loaded versions, in the reference seeds' schema (no ref(): seed hooks may not). -#}
 {% macro meta_reference_seed_versions() -%}
     {{ return(api.Relation.create(
-        database=target.database,
+        database=target.get('database'),
         schema=generate_schema_name('meta_capi_reference', none) | trim,
         identifier='meta_reference_seed_versions')) }}
 {%- endmacro %}
@@ -21,16 +21,33 @@
 {% macro meta_create_reference_seed_versions() -%}
     {%- if execute and flags.WHICH in ('seed', 'build') -%}
         {%- set table = meta_reference_seed_versions() -%}
-        create schema if not exists {{ table.schema }};
-        create table if not exists {{ table }} (seed_name varchar, checksum varchar, loaded_at timestamp)
+        {{ meta_statements([
+            'create schema if not exists ' ~ table.schema,
+            'create table if not exists ' ~ table ~ ' (seed_name ' ~ meta_type_text() ~ ', checksum '
+                ~ meta_type_text() ~ ', loaded_at timestamp)',
+        ]) }}
     {%- endif -%}
 {%- endmacro %}
 
 
 {#- Post-hook of every reference seed: record the checksum of the CSV just loaded. -#}
 {% macro meta_record_seed_version() -%}
+    {{ return(adapter.dispatch('meta_record_seed_version')()) }}
+{%- endmacro %}
+
+{% macro default__meta_record_seed_version() -%}
     {%- set table = meta_reference_seed_versions() -%}
     delete from {{ table }} where seed_name = {{ meta_sql_string(model.name) }};
+    {{ meta__insert_seed_version(table) }}
+{%- endmacro %}
+
+{#- Spark's parquet tables take no DELETE: every load is appended, and the latest one counts
+    (meta_check_reference_seeds reads them in loaded_at order). -#}
+{% macro spark__meta_record_seed_version() -%}
+    {{ meta__insert_seed_version(meta_reference_seed_versions()) }}
+{%- endmacro %}
+
+{% macro meta__insert_seed_version(table) -%}
     insert into {{ table }} values (
         {{ meta_sql_string(model.name) }},
         {{ meta_sql_string(model.checksum.checksum) }},
@@ -55,11 +72,8 @@
     {%- set loaded = {} -%}
     {#- Asked of the warehouse, not of dbt's relation cache: the seeds' post-hook of this very
         invocation may have created the table after the cache was filled. #}
-    {%- set exists = run_query(
-        "select count(*) from information_schema.tables where table_schema = "
-        ~ meta_sql_string(table.schema) ~ " and table_name = " ~ meta_sql_string(table.identifier)).columns[0].values()[0] -%}
-    {%- if exists > 0 -%}
-        {%- for row in run_query('select seed_name, checksum from ' ~ table).rows -%}
+    {%- if meta_table_exists(table) -%}
+        {%- for row in run_query('select seed_name, checksum from ' ~ table ~ ' order by loaded_at').rows -%}
             {%- do loaded.update({row[0]: row[1]}) -%}
         {%- endfor -%}
     {%- endif -%}

@@ -14,7 +14,7 @@
     {%- set regions_relation = ref('meta_phone_regions') -%}
     {%- set parsing_relation = ref('meta_phone_parsing') -%}
     {%- if not execute -%}
-        select *, cast(null as varchar) as phone_e164 from {{ relation }}
+        select *, cast(null as {{ meta_type_text() }}) as phone_e164 from {{ relation }}
     {%- else -%}
         {%- set regions = run_query(
             'select * from ' ~ regions_relation ~ ' order by country_calling_code, region_rank'
@@ -47,8 +47,8 @@ meta_phone_inputs as {{ meta_phone_materialized() }} (
         keys gives back exactly one row per input row. NULL and '' mean the same (no phone,
         no country) to normalize_phone, so they share a key and the join needs no null logic. #}
     select distinct
-        coalesce(cast({{ phone_column }} as varchar), '') as phone_key,
-        coalesce(cast({{ country_column }} as varchar), '') as country_key
+        coalesce(cast({{ phone_column }} as {{ meta_type_text() }}), '') as phone_key,
+        coalesce(cast({{ country_column }} as {{ meta_type_text() }}), '') as country_key
     from {{ relation }}
 ),
 
@@ -94,7 +94,7 @@ meta_phone_attempts as {{ meta_phone_materialized() }} (
         country_key,
         2 as attempt,
         '+' || retry_digits as phone_text,
-        cast(null as varchar) as parse_region
+        cast(null as {{ meta_type_text() }}) as parse_region
     from meta_phone_retry_digits
     where
         left(phone_key, 1) <> '+'
@@ -134,7 +134,7 @@ meta_phone_viable as {{ meta_phone_materialized() }} (
         attempt,
         parse_region,
         case
-            when strpos(extracted_text, ';isub=') > 1 then left(extracted_text, strpos(extracted_text, ';isub=') - 1)
+            when position(';isub=' in extracted_text) > 1 then left(extracted_text, position(';isub=' in extracted_text) - 1)
             else extracted_text
         end as possible_number
     from meta_phone_extracted
@@ -219,17 +219,17 @@ meta_phone_code_routes as {{ meta_phone_materialized() }} (
             written without '+' (4930123456 in DE); the code goes only when what remains,
             national prefix stripped, fits the region better (below). #}
         parse_region is not null
-            and left(normalized, length(cast(region_calling_code as varchar))) = cast(region_calling_code as varchar)
+            and left(normalized, length(cast(region_calling_code as {{ meta_type_text() }}))) = cast(region_calling_code as {{ meta_type_text() }})
             as starts_with_region_code,
         case
             when
                 parse_region is not null
                 and plus_code is null
                 and not (coalesce(idd_prefix, '') <> '' and left(after_idd, 1) <> '0')
-                and left(normalized, length(cast(region_calling_code as varchar))) = cast(region_calling_code as varchar)
+                and left(normalized, length(cast(region_calling_code as {{ meta_type_text() }}))) = cast(region_calling_code as {{ meta_type_text() }})
                 then parse_region
         end as region_code_metadata_id,
-        substr(normalized, length(cast(region_calling_code as varchar)) + 1) as after_region_code
+        substr(normalized, length(cast(region_calling_code as {{ meta_type_text() }})) + 1) as after_region_code
     from (
         select
             *,
@@ -282,7 +282,7 @@ meta_phone_nationals as {{ meta_phone_materialized() }} (
             case code_route
                 when 'plus' then plus_code
                 when 'idd' then idd_code
-                else cast(region_calling_code as varchar)
+                else cast(region_calling_code as {{ meta_type_text() }})
             end as calling_code,
             case code_route
                 when 'plus' then substr(normalized, length(plus_code) + 1)
@@ -294,7 +294,7 @@ meta_phone_nationals as {{ meta_phone_materialized() }} (
         where code_route <> 'fail'
     ) as routed
     left join {{ ref('meta_phone_regions') }} as main_region
-        on routed.calling_code = cast(main_region.country_calling_code as varchar)
+        on routed.calling_code = cast(main_region.country_calling_code as {{ meta_type_text() }})
         and main_region.is_main_region
     where length(routed.national_number) >= {{ rules['min_nsn_length'] }}
 ),
@@ -347,7 +347,7 @@ meta_phone_claims as {{ meta_phone_materialized() }} (
         end as claim
     from meta_phone_significant_numbers as numbers
     inner join {{ ref('meta_phone_regions') }} as region
-        on numbers.calling_code = cast(region.country_calling_code as varchar)
+        on numbers.calling_code = cast(region.country_calling_code as {{ meta_type_text() }})
     where length(numbers.significant_number) between {{ rules['min_nsn_length'] }} and {{ rules['max_nsn_length'] }}
 ),
 
@@ -391,8 +391,8 @@ select
     meta_phone_results.phone_e164
 from {{ relation }} as meta_phone_source
 left join meta_phone_results
-    on coalesce(cast(meta_phone_source.{{ phone_column }} as varchar), '') = meta_phone_results.phone_key
-    and coalesce(cast(meta_phone_source.{{ country_column }} as varchar), '') = meta_phone_results.country_key
+    on coalesce(cast(meta_phone_source.{{ phone_column }} as {{ meta_type_text() }}), '') = meta_phone_results.phone_key
+    and coalesce(cast(meta_phone_source.{{ country_column }} as {{ meta_type_text() }}), '') = meta_phone_results.country_key
 {%- endmacro %}
 
 
@@ -503,11 +503,11 @@ left join meta_phone_results
 {#- phonenumbers' _test_number_length against the general description's lengths. -#}
 {% macro meta_phone_length_result(expr, possible_lengths, local_only_lengths, min_length, max_length) -%}
     case
-        when strpos(',' || coalesce({{ local_only_lengths }}, '') || ',', ',' || cast(length({{ expr }}) as varchar) || ',') > 0 then 'local_only'
+        when position(',' || cast(length({{ expr }}) as {{ meta_type_text() }}) || ',' in ',' || coalesce({{ local_only_lengths }}, '') || ',') > 0 then 'local_only'
         when length({{ expr }}) = {{ min_length }} then 'possible'
         when length({{ expr }}) < {{ min_length }} then 'too_short'
         when length({{ expr }}) > {{ max_length }} then 'too_long'
-        when strpos(',' || {{ possible_lengths }} || ',', ',' || cast(length({{ expr }}) as varchar) || ',') > 0 then 'possible'
+        when position(',' || cast(length({{ expr }}) as {{ meta_type_text() }}) || ',' in ',' || {{ possible_lengths }} || ',') > 0 then 'possible'
         else 'invalid_length'
     end
 {%- endmacro %}
@@ -517,8 +517,8 @@ left join meta_phone_results
     pattern and lengths (valid_number_pattern is matched against '<2-digit length><number>'). -#}
 {% macro meta_phone_is_valid(expr, key, possible_lengths, regions) -%}
     (
-        strpos(',' || {{ possible_lengths }} || ',', ',' || cast(length({{ expr }}) as varchar) || ',') > 0
+        position(',' || cast(length({{ expr }}) as {{ meta_type_text() }}) || ',' in ',' || {{ possible_lengths }} || ',') > 0
         and coalesce({{ meta_phone_dispatch(key, regions, 'general_pattern', 'full_match', expr) }}, false)
-        and coalesce({{ meta_phone_dispatch(key, regions, 'valid_number_pattern', 'full_match', "lpad(cast(length(" ~ expr ~ ") as varchar), 2, '0') || " ~ expr) }}, false)
+        and coalesce({{ meta_phone_dispatch(key, regions, 'valid_number_pattern', 'full_match', "lpad(cast(length(" ~ expr ~ ") as " ~ meta_type_text() ~ "), 2, '0') || " ~ expr) }}, false)
     )
 {%- endmacro %}

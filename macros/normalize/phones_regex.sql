@@ -21,6 +21,11 @@
     ({{ expr }} ~ {{ meta__postgres_regex_literal(pattern, anchored=true) }})
 {%- endmacro %}
 
+{#- Spark: Java regexes, found anywhere (rlike), so anchored here: see meta__spark_regex_literal. -#}
+{% macro spark__meta_phone_regex_full_match(expr, pattern) -%}
+    ({{ expr }} rlike {{ meta__spark_regex_literal(pattern, anchored=true) }})
+{%- endmacro %}
+
 
 {#- True when the pattern matches somewhere in expr (anchor it with ^ or $ as needed). -#}
 {% macro meta_phone_regex_contains(expr, pattern) -%}
@@ -33,6 +38,10 @@
 
 {% macro postgres__meta_phone_regex_contains(expr, pattern) -%}
     ({{ expr }} ~ {{ meta__postgres_regex_literal(pattern) }})
+{%- endmacro %}
+
+{% macro spark__meta_phone_regex_contains(expr, pattern) -%}
+    ({{ expr }} rlike {{ meta__spark_regex_literal(pattern) }})
 {%- endmacro %}
 
 
@@ -51,6 +60,11 @@
     coalesce((regexp_match({{ expr }}, {{ meta__postgres_regex_literal(pattern, wrapped=true) }}))[{{ group + 1 }}], '')
 {%- endmacro %}
 
+{#- Spark's regexp_extract gives '' without a match, as DuckDB's does. -#}
+{% macro spark__meta_phone_regex_extract(expr, pattern, group=0) -%}
+    regexp_extract({{ expr }}, {{ meta__spark_regex_literal(pattern) }}, {{ group }})
+{%- endmacro %}
+
 
 {#- The first match (every match with every=true) replaced; \1 in replacement is group 1. -#}
 {% macro meta_phone_regex_replace(expr, pattern, replacement, every=false) -%}
@@ -65,6 +79,13 @@
     regexp_replace({{ expr }}, {{ meta__postgres_regex_literal(pattern) }}, {{ replacement }}{{ ", 'g'" if every else "" }})
 {%- endmacro %}
 
+{#- Spark's regexp_replace replaces every match. The project's first-match replacements are
+    all of patterns that are anchored (^...) or run to the end of the text (...$, (?s)...*),
+    which match once, so every match is the first. Java writes group n as $n, not \\n. -#}
+{% macro spark__meta_phone_regex_replace(expr, pattern, replacement, every=false) -%}
+    regexp_replace({{ expr }}, {{ meta__spark_regex_literal(pattern) }}, {{ meta__spark_replacement_literal(replacement) }})
+{%- endmacro %}
+
 
 {#- Computed once, not inlined: DuckDB otherwise pushes filters through the CTEs and
     evaluates their regex-heavy expressions twice (16 s -> 6 s on the test corpus). -#}
@@ -74,6 +95,10 @@
 
 {% macro default__meta_phone_materialized() -%}
     materialized
+{%- endmacro %}
+
+{#- Spark has no MATERIALIZED hint for a CTE (it plans each as it sees fit). -#}
+{% macro spark__meta_phone_materialized() -%}
 {%- endmacro %}
 
 
@@ -92,4 +117,32 @@
         {%- set pattern = prefix ~ '(' ~ pattern[prefix | length:] ~ ')' -%}
     {%- endif -%}
     {{- return(meta_sql_string(pattern)) -}}
+{%- endmacro %}
+
+
+{#- A pattern given as a SQL string literal (as meta_sql_string writes it) for Java's regexes:
+    (?d) first, so only a line feed ends a line for `.`, `^` and `$`, as in RE2 (Java's also
+    end one at CR, U+0085, U+2028, U+2029); (?i) as (?iu), case-insensitive beyond ASCII as
+    RE2's is; with anchored=true the whole text must match: ^(?:...)\z (Java's $ also matches
+    before a final line feed). The literal is Spark's, so a backslash is written twice. -#}
+{% macro meta__spark_regex_literal(literal, anchored=false) -%}
+    {%- set text = literal | trim -%}
+    {%- if not (text.startswith("'") and text.endswith("'")) -%}
+        {{ exceptions.raise_compiler_error('a phone pattern must be a SQL string literal: ' ~ text) }}
+    {%- endif -%}
+    {%- set body = text[1:-1] -%}
+    {%- if body.startswith('(?i)') -%}
+        {%- set body = '(?iu)' ~ body[4:] -%}
+    {%- endif -%}
+    {%- if anchored -%}
+        {%- set body = '^(?:' ~ body ~ ')\\\\z' -%}
+    {%- endif -%}
+    {{- return("'(?d)" ~ body ~ "'") -}}
+{%- endmacro %}
+
+{#- A replacement given as a SQL string literal, with \n group references as Java's $n, and a
+    literal $ escaped. -#}
+{% macro meta__spark_replacement_literal(literal) -%}
+    {%- set text = literal | trim -%}
+    {{- return(modules.re.sub('\\\\\\\\([0-9])', '$\\1', text | replace('$', '\\\\$'))) -}}
 {%- endmacro %}

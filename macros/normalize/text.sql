@@ -18,7 +18,7 @@
 {%- endmacro %}
 
 {% macro default__meta_trim(expr) -%}
-    nullif({{ meta__strip_characters('cast(' ~ expr ~ ' as varchar)', 'whitespace') }}, '')
+    nullif({{ meta__strip_characters('cast(' ~ expr ~ ' as ' ~ meta_type_text() ~ ')', 'whitespace') }}, '')
 {%- endmacro %}
 
 
@@ -238,11 +238,11 @@
 {%- endmacro %}
 
 {% macro default__meta_sha256(expr) -%}
-    sha256(cast({{ expr }} as varchar))
+    sha256(cast({{ expr }} as {{ meta_type_text() }}))
 {%- endmacro %}
 
 {% macro postgres__meta_sha256(expr) -%}
-    encode(sha256(convert_to(cast({{ expr }} as varchar), 'UTF8')), 'hex')
+    encode(sha256(convert_to(cast({{ expr }} as {{ meta_type_text() }}), 'UTF8')), 'hex')
 {%- endmacro %}
 
 
@@ -513,6 +513,122 @@
         when {{ meta__regexp_full_match(text_expr, calendar) }} then {{ meta_try_cast_date(calendar_text) }}
         when {{ meta__regexp_full_match(text_expr, week) }} and {{ week_year }} >= 1
             and {{ week_number }} between 1 and 53 and extract(isoyear from {{ week_date }}) = {{ week_year }}
+            then {{ week_date }}
+    end
+{%- endmacro %}
+
+
+{#- ---- Spark ------------------------------------------------------------------------------------
+
+    Java's regexes read the patterns above as RE2 does (\x{hex} code points, classes, groups),
+    but for line ends, hence (?d) first (only a line feed ends a line), and full matches end in
+    \z (Java's $ also matches before a final line feed). A replacement writes group n as $n.
+    Spark has no Unicode normalization of its own: NFC, NFKD and case folding are ICU4J's
+    (inside Spark 4's jars), called with reflect(). ICU knows a later Unicode than Python 3.11
+    (16 rather than 14): text with characters assigned since may fold or compose differently.
+-#}
+
+{% macro spark__meta__regex_class(name, negate=false, extra='') -%}
+    {{ return(default__meta__regex_class(name, negate, extra)) }}
+{%- endmacro %}
+
+{% macro spark__meta__regexp_replace_all(expr, pattern, replacement) -%}
+    {%- set java_replacement = modules.re.sub('\\\\([0-9])', '$\\1', replacement | replace('$', '\\$')) -%}
+    regexp_replace({{ expr }}, {{ meta_sql_string('(?d)' ~ pattern) }}, {{ meta_sql_string(java_replacement) }})
+{%- endmacro %}
+
+{% macro spark__meta__regexp_full_match(expr, pattern) -%}
+    ({{ expr }} rlike {{ meta_sql_string('(?d)^(?:' ~ pattern ~ ')\\z') }})
+{%- endmacro %}
+
+{#- ICU's Normalizer.compose(text, compat=false) is NFC. -#}
+{% macro spark__meta__nfc(expr) -%}
+    case when {{ expr }} is not null then reflect('com.ibm.icu.text.Normalizer', 'compose', {{ expr }}, false) end
+{%- endmacro %}
+
+{#- Python's two rules applied first, as on DuckDB; every other capital sigma is made a small
+    one before lower(), so Java's own final-sigma rule never decides. -#}
+{% macro spark__meta__python_lower(expr) -%}
+    {%- set before = meta__regex_class('final_sigma_preceders') -%}
+    {%- set ignorable = meta__regex_class('case_ignorable') -%}
+    {%- set other = '[^' ~ before[1:-1] ~ ignorable[1:-1] ~ ']' -%}
+    {%- set final_sigma = '(' ~ before ~ ignorable ~ '*)Σ(' ~ ignorable ~ '*(?:' ~ other ~ '|$))' -%}
+    lower(replace(replace(
+        {{ meta__regexp_replace_all(expr, final_sigma, '\\1ς\\2') }},
+        'Σ', 'σ'), 'İ', 'i̇'
+    ))
+{%- endmacro %}
+
+{#-
+    The seed's per-character foldings as ICU's: `casefolded` is UCharacter.foldCase(text, true)
+    (full case folding, Python's casefold()), `key_folded` Normalizer.decompose(that, true)
+    (NFKD). Spark cannot join a table to each character inside an expression (no subquery in
+    a lambda); ICU folds the whole text, which is what tests/reference_normalize.py does too.
+    '' and NULL are NULL, as on DuckDB.
+-#}
+{% macro spark__meta__fold_characters(expr, folding_column) -%}
+    {%- set casefolded = "reflect('com.ibm.icu.lang.UCharacter', 'foldCase', " ~ expr ~ ", true)" -%}
+    case when {{ expr }} <> '' then
+    {%- if folding_column == 'casefolded' %}
+        {{ casefolded }}
+    {%- elif folding_column == 'key_folded' %}
+        reflect('com.ibm.icu.text.Normalizer', 'decompose', {{ casefolded }}, true)
+    {%- else -%}
+        {{ exceptions.raise_compiler_error('unknown folding column ' ~ folding_column) }}
+    {%- endif %}
+    end
+{%- endmacro %}
+
+{% macro spark__meta_sha256(expr) -%}
+    sha2(cast({{ expr }} as string), 256)
+{%- endmacro %}
+
+{% macro spark__meta_normalize_birthdate(expr) -%}
+    {%- set birthdate = meta__date_from_iso_text(meta_trim(expr)) -%}
+    case when year({{ birthdate }}) >= 1900 then date_format({{ birthdate }}, 'yyyyMMdd') end
+{%- endmacro %}
+
+{#- A correlated subquery cannot hold the key's expression on Spark: the seed as a map, once. -#}
+{% macro spark__meta_normalize_state(expr, country_alpha2_expr) -%}
+    {%- set state_text = meta_trim(expr) -%}
+    {%- set us_state_code -%}
+        try_element_at(
+            (select map_from_entries(collect_list(struct(lookup_key, state_code))) from {{ ref('us_states') }}),
+            {{ meta__lookup_key(state_text) }}
+        )
+    {%- endset -%}
+    case
+        when {{ state_text }} is null then null
+        when {{ country_alpha2_expr }} = 'us' then {{ us_state_code }}
+        when {{ country_alpha2_expr }} is null and {{ us_state_code }} is not null then {{ us_state_code }}
+        else nullif({{ meta__keep_characters(meta__nfc_lower(state_text), 'letters_marks_digits') }}, '')
+    end
+{%- endmacro %}
+
+{#- As DuckDB's; Spark's try_cast reads the same 'YYYY-MM-DD' (NULL for an impossible date). -#}
+{% macro spark__meta__date_from_iso_text(text_expr) -%}
+    {%- set hour = '(?:[01][0-9]|2[0-3])' -%}
+    {%- set sixty = '[0-5][0-9]' -%}
+    {%- set fraction = '(?:[.,][0-9]+)?' -%}
+    {%- set time_colons = hour ~ '(?::' ~ sixty ~ '(?::' ~ sixty ~ fraction ~ ')?)?' -%}
+    {%- set time_plain = hour ~ '(?:' ~ sixty ~ '(?:' ~ sixty ~ fraction ~ ')?)?' -%}
+    {%- set offset = '(?:Z|[+-]' ~ hour ~ '(?::?' ~ sixty ~ ')?)?' -%}
+    {%- set time = '(?:(?s:.)(?:' ~ time_colons ~ '|' ~ time_plain ~ ')' ~ offset ~ ')?' -%}
+    {%- set calendar = '([0-9]{4})-([0-9]{2})-([0-9]{2})' ~ time ~ '|([0-9]{4})([0-9]{2})([0-9]{2})' ~ time -%}
+    {%- set week = '([0-9]{4})-W([0-9]{2})(?:-([1-7]))?|([0-9]{4})W([0-9]{2})([1-7])?' -%}
+    {%- set week_year = "try_cast(regexp_extract(" ~ text_expr ~ ", '^([0-9]{4})', 1) as integer)" -%}
+    {%- set week_number = "try_cast(regexp_extract(" ~ text_expr ~ ", 'W([0-9]{2})', 1) as integer)" -%}
+    {%- set week_day = "coalesce(try_cast(regexp_extract(" ~ text_expr ~ ", '(?d)W[0-9]{2}-?([1-7])$', 1) as integer), 1)" -%}
+    {%- set january_4 = 'make_date(' ~ week_year ~ ', 1, 4)' -%}
+    {%- set week_date -%}
+        date_add({{ january_4 }}, cast(({{ week_number }} - 1) * 7 + ({{ week_day }} - 1) - (extract(dayofweek_iso from {{ january_4 }}) - 1) as integer))
+    {%- endset -%}
+    case
+        when {{ meta__regexp_full_match(text_expr, calendar) }} then try_cast(
+            {{ meta__regexp_replace_all(text_expr, '^([0-9]{4})-?([0-9]{2})-?([0-9]{2})(?s:.*)$', '\\1-\\2-\\3') }} as date
+        )
+        when {{ meta__regexp_full_match(text_expr, week) }} and {{ week_year }} >= 1
+            and {{ week_number }} between 1 and 53 and extract(yearofweek from {{ week_date }}) = {{ week_year }}
             then {{ week_date }}
     end
 {%- endmacro %}

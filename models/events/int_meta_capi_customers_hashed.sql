@@ -11,7 +11,7 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
-        pre_hook="{% if is_incremental() %}delete from {{ this }} where normalization_version <> {{ meta_sql_string(meta_normalization_version()) }}{% endif %}"
+        pre_hook="{{ meta_drop_customers_of_other_versions(this) }}"
     )
 }}
 

@@ -60,25 +60,25 @@ with_currency as (
         currencies.minor_digits as meta_minor_digits
     from item_lines
     left join currencies
-        on currencies.currency_code = upper(trim(cast(item_lines.{{ adapter.quote('currency') }} as varchar)))
+        on currencies.currency_code = upper(trim(cast(item_lines.{{ adapter.quote('currency') }} as {{ meta_type_text() }})))
 
 ),
 
 lines as (
 
     select
-        cast({{ adapter.quote('order_id') }} as varchar) as order_id,
-        cast({{ meta_line_value(columns, 'product_id') }} as varchar) as product_id,
+        cast({{ adapter.quote('order_id') }} as {{ meta_type_text() }}) as order_id,
+        cast({{ meta_line_value(columns, 'product_id') }} as {{ meta_type_text() }}) as product_id,
         {{ adapter.quote('quantity') }} as quantity,
         {{ adapter.quote('price') }} as price,
-        upper(trim(cast({{ adapter.quote('currency') }} as varchar))) as currency_code,
+        upper(trim(cast({{ adapter.quote('currency') }} as {{ meta_type_text() }}))) as currency_code,
         meta_minor_digits as minor_digits,
         {{ event_time }} as event_time,
         {{ meta_with_default(columns, 'action_source', 'physical_store') }} as action_source,
         {{ meta_with_default(columns, 'event_name', 'Purchase') }} as event_name,
-        cast({{ meta_line_value(columns, 'event_id') }} as varchar) as event_id,
-        cast({{ meta_line_value(columns, 'event_source_url') }} as varchar) as event_source_url,
-        cast({{ meta_line_value(columns, 'client_user_agent') }} as varchar) as client_user_agent,
+        cast({{ meta_line_value(columns, 'event_id') }} as {{ meta_type_text() }}) as event_id,
+        cast({{ meta_line_value(columns, 'event_source_url') }} as {{ meta_type_text() }}) as event_source_url,
+        cast({{ meta_line_value(columns, 'client_user_agent') }} as {{ meta_type_text() }}) as client_user_agent,
         {{ meta_line_value(columns, 'value', meta_type_double()) }} as model_value,
         {{ meta_customer_digest(columns) }} as customer_digest,
         {{ meta_missing_value_reason(columns) }} as missing_reason,
@@ -104,7 +104,7 @@ numbered_lines as (
             order by
                 {%- for column_name in sort_columns %}
                 {%- set sort_key = 'sort_' ~ column_name %}
-                {{ meta_binary_order(sort_key) if meta_is_text_type(columns[column_name]) else sort_key }}{{ ',' if not loop.last }}
+                {{ meta_binary_order(sort_key) if meta_is_text_type(columns[column_name]) else meta_nulls_last(sort_key) }}{{ ',' if not loop.last }}
                 {%- endfor %}
         ) as line_number
     from lines

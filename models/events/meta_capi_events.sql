@@ -63,7 +63,7 @@ content_lines as (
         case when product_id is not null then
             '{"id":' || {{ meta_json_string('product_id') }}
             || ',"item_price":' || {{ meta_json_amount('item_price') }}
-            || ',"quantity":' || cast(cast(quantity as bigint) as varchar) || '}'
+            || ',"quantity":' || cast(cast(quantity as bigint) as {{ meta_type_text() }}) || '}'
         end as content
     from rounded_lines
 
@@ -84,7 +84,7 @@ order_windows as (
         {#- The line_problem of the order's first line that has one: the smallest line_number,
             zero-padded so that text order is number order, then cut off again. #}
         min(case when line_problem is not null
-            then lpad(cast(line_number as varchar), 20, '0') || line_problem end) over order_lines as numbered_line_problem,
+            then lpad(cast(line_number as {{ meta_type_text() }}), 20, '0') || line_problem end) over order_lines as numbered_line_problem,
         {#- More than one customer (by user_data, not by customer_digest: two raw versions of
             a customer that normalize alike are one) or currency: the smallest and the largest
             differ. #}
@@ -194,14 +194,14 @@ with_payload as (
             '{"action_source":' || {{ meta_json_string('action_source') }}
             || ',"custom_data":{"content_type":"product","contents":[' || coalesce(contents, '') || ']'
             || ',"currency":' || {{ meta_json_string('currency_code') }}
-            || ',"num_items":' || cast(num_items as varchar)
+            || ',"num_items":' || cast(num_items as {{ meta_type_text() }})
             || ',"order_id":' || {{ meta_json_string('order_id') }}
             || ',"value":' || {{ meta_json_amount('order_value') }} || '}'
             || ',"event_id":' || {{ meta_json_string("coalesce(nullif(event_id, ''), order_id)") }}
             || ',"event_name":' || {{ meta_json_string('event_name') }}
             || case when coalesce(event_source_url, '') <> ''
                 then ',"event_source_url":' || {{ meta_json_string('event_source_url') }} else '' end
-            || ',"event_time":' || cast(event_time as varchar)
+            || ',"event_time":' || cast(event_time as {{ meta_type_text() }})
             {#- client_user_agent is never hashed, and sorts first among user_data's keys. #}
             || ',"user_data":{'
             || case when coalesce(client_user_agent, '') <> '' then

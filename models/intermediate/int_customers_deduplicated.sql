@@ -24,7 +24,7 @@ ranked as (
                 {{ meta_binary_order('phone') }},
                 {{ meta_binary_order('given_name') }},
                 {{ meta_binary_order('surname') }},
-                birthdate,
+                {{ meta_nulls_last('birthdate') }},
                 {{ meta_binary_order('gender') }},
                 {{ meta_binary_order('city') }},
                 {{ meta_binary_order('state') }},

@@ -23,18 +23,18 @@ renamed as (
         rejects unusable values with a reason. #}
     select
         {{ meta_clean_text('amperity_id') }} as amperity_id,
-        {{ meta_clean_text(meta_column_or_null(columns, 'email', 'varchar')) }} as email,
-        {{ meta_clean_text(meta_column_or_null(columns, 'phone', 'varchar')) }} as phone,
-        {{ meta_clean_text(meta_column_or_null(columns, 'given_name', 'varchar')) }} as given_name,
-        {{ meta_clean_text(meta_column_or_null(columns, 'surname', 'varchar')) }} as surname,
+        {{ meta_clean_text(meta_column_or_null(columns, 'email', meta_type_text())) }} as email,
+        {{ meta_clean_text(meta_column_or_null(columns, 'phone', meta_type_text())) }} as phone,
+        {{ meta_clean_text(meta_column_or_null(columns, 'given_name', meta_type_text())) }} as given_name,
+        {{ meta_clean_text(meta_column_or_null(columns, 'surname', meta_type_text())) }} as surname,
         {#- Optional profile field: an unreadable date becomes NULL rather than failing the
             whole build. #}
         {{ meta_try_cast_date(meta_column_or_null(columns, 'birthdate', 'date')) }} as birthdate,
-        {{ meta_clean_text(meta_column_or_null(columns, 'gender', 'varchar')) }} as gender,
-        {{ meta_clean_text(meta_column_or_null(columns, 'city', 'varchar')) }} as city,
-        {{ meta_clean_text(meta_column_or_null(columns, 'state', 'varchar')) }} as state,
-        {{ meta_clean_text(meta_column_or_null(columns, 'postal', 'varchar')) }} as postal,
-        {{ meta_clean_text(meta_column_or_null(columns, 'country', 'varchar')) }} as country
+        {{ meta_clean_text(meta_column_or_null(columns, 'gender', meta_type_text())) }} as gender,
+        {{ meta_clean_text(meta_column_or_null(columns, 'city', meta_type_text())) }} as city,
+        {{ meta_clean_text(meta_column_or_null(columns, 'state', meta_type_text())) }} as state,
+        {{ meta_clean_text(meta_column_or_null(columns, 'postal', meta_type_text())) }} as postal,
+        {{ meta_clean_text(meta_column_or_null(columns, 'country', meta_type_text())) }} as country
 
     from source
 

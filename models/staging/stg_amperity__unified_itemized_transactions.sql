@@ -47,13 +47,13 @@ renamed as (
         {#- Upper-cased and trimmed; a line without one is in `default_currency`. A malformed
             code (`US$`) is kept as is: the exporter rejects that row with a reason. #}
         coalesce(
-            upper({{ meta_clean_text(meta_column_or_null(columns, 'currency', 'varchar')) }}),
+            upper({{ meta_clean_text(meta_column_or_null(columns, 'currency', meta_type_text())) }}),
             {{ meta_sql_string(var('default_currency') | trim | upper) }}
         ) as currency,
 
-        {{ meta_clean_text(meta_column_or_null(columns, 'purchase_channel', 'varchar')) }} as purchase_channel,
-        {{ meta_clean_text(meta_column_or_null(columns, 'purchase_brand', 'varchar')) }} as purchase_brand,
-        {{ meta_clean_text(meta_column_or_null(columns, 'store_id', 'varchar')) }} as store_id,
+        {{ meta_clean_text(meta_column_or_null(columns, 'purchase_channel', meta_type_text())) }} as purchase_channel,
+        {{ meta_clean_text(meta_column_or_null(columns, 'purchase_brand', meta_type_text())) }} as purchase_brand,
+        {{ meta_clean_text(meta_column_or_null(columns, 'store_id', meta_type_text())) }} as store_id,
         cast({{ meta_column_or_null(columns, 'is_cancellation', 'boolean') }} as boolean) as is_cancellation,
         cast({{ meta_column_or_null(columns, 'is_return', 'boolean') }} as boolean) as is_return
 

@@ -231,6 +231,7 @@
 
 {% macro postgres__meta_session_settings() -%}
     set jit = off
+{%- endmacro %}
 
 {#- Several statements as one hook. DuckDB and PostgreSQL run them as one text, separated by
     semicolons; Spark runs one statement at a time, so there all but the last run here (in

@@ -461,7 +461,9 @@
     {{ return(adapter.dispatch('meta__date_from_iso_text')(text_expr)) }}
 {%- endmacro %}
 
-{% macro default__meta__date_from_iso_text(text_expr) -%}
+{#- The two regexes every engine's variant reads a date with (same syntax in RE2, PostgreSQL's
+    ARE and Java): (calendar, week). -#}
+{% macro meta__iso_date_patterns() -%}
     {%- set hour = '(?:[01][0-9]|2[0-3])' -%}
     {%- set sixty = '[0-5][0-9]' -%}
     {%- set fraction = '(?:[.,][0-9]+)?' -%}
@@ -471,6 +473,11 @@
     {%- set time = '(?:(?s:.)(?:' ~ time_colons ~ '|' ~ time_plain ~ ')' ~ offset ~ ')?' -%}
     {%- set calendar = '([0-9]{4})-([0-9]{2})-([0-9]{2})' ~ time ~ '|([0-9]{4})([0-9]{2})([0-9]{2})' ~ time -%}
     {%- set week = '([0-9]{4})-W([0-9]{2})(?:-([1-7]))?|([0-9]{4})W([0-9]{2})([1-7])?' -%}
+    {{ return((calendar, week)) }}
+{%- endmacro %}
+
+{% macro default__meta__date_from_iso_text(text_expr) -%}
+    {%- set calendar, week = meta__iso_date_patterns() -%}
     {%- set week_year = "try_cast(regexp_extract(" ~ text_expr ~ ", '^([0-9]{4})', 1) as integer)" -%}
     {%- set week_number = "try_cast(regexp_extract(" ~ text_expr ~ ", 'W([0-9]{2})', 1) as integer)" -%}
     {%- set week_day = "coalesce(try_cast(regexp_extract(" ~ text_expr ~ ", 'W[0-9]{2}-?([1-7])$', 1) as integer), 1)" -%}
@@ -492,15 +499,7 @@
 
 {#- The same rules; PostgreSQL has no try_cast, so the calendar date is checked before it is cast. -#}
 {% macro postgres__meta__date_from_iso_text(text_expr) -%}
-    {%- set hour = '(?:[01][0-9]|2[0-3])' -%}
-    {%- set sixty = '[0-5][0-9]' -%}
-    {%- set fraction = '(?:[.,][0-9]+)?' -%}
-    {%- set time_colons = hour ~ '(?::' ~ sixty ~ '(?::' ~ sixty ~ fraction ~ ')?)?' -%}
-    {%- set time_plain = hour ~ '(?:' ~ sixty ~ '(?:' ~ sixty ~ fraction ~ ')?)?' -%}
-    {%- set offset = '(?:Z|[+-]' ~ hour ~ '(?::?' ~ sixty ~ ')?)?' -%}
-    {%- set time = '(?:(?s:.)(?:' ~ time_colons ~ '|' ~ time_plain ~ ')' ~ offset ~ ')?' -%}
-    {%- set calendar = '([0-9]{4})-([0-9]{2})-([0-9]{2})' ~ time ~ '|([0-9]{4})([0-9]{2})([0-9]{2})' ~ time -%}
-    {%- set week = '([0-9]{4})-W([0-9]{2})(?:-([1-7]))?|([0-9]{4})W([0-9]{2})([1-7])?' -%}
+    {%- set calendar, week = meta__iso_date_patterns() -%}
     {%- set week_year = "cast(substring(" ~ text_expr ~ " from '^([0-9]{4})') as integer)" -%}
     {%- set week_number = "cast(substring(" ~ text_expr ~ " from 'W([0-9]{2})') as integer)" -%}
     {%- set week_day = "coalesce(cast(substring(" ~ text_expr ~ " from 'W[0-9]{2}-?([1-7])$') as integer), 1)" -%}
@@ -607,15 +606,7 @@
 
 {#- As DuckDB's; Spark's try_cast reads the same 'YYYY-MM-DD' (NULL for an impossible date). -#}
 {% macro spark__meta__date_from_iso_text(text_expr) -%}
-    {%- set hour = '(?:[01][0-9]|2[0-3])' -%}
-    {%- set sixty = '[0-5][0-9]' -%}
-    {%- set fraction = '(?:[.,][0-9]+)?' -%}
-    {%- set time_colons = hour ~ '(?::' ~ sixty ~ '(?::' ~ sixty ~ fraction ~ ')?)?' -%}
-    {%- set time_plain = hour ~ '(?:' ~ sixty ~ '(?:' ~ sixty ~ fraction ~ ')?)?' -%}
-    {%- set offset = '(?:Z|[+-]' ~ hour ~ '(?::?' ~ sixty ~ ')?)?' -%}
-    {%- set time = '(?:(?s:.)(?:' ~ time_colons ~ '|' ~ time_plain ~ ')' ~ offset ~ ')?' -%}
-    {%- set calendar = '([0-9]{4})-([0-9]{2})-([0-9]{2})' ~ time ~ '|([0-9]{4})([0-9]{2})([0-9]{2})' ~ time -%}
-    {%- set week = '([0-9]{4})-W([0-9]{2})(?:-([1-7]))?|([0-9]{4})W([0-9]{2})([1-7])?' -%}
+    {%- set calendar, week = meta__iso_date_patterns() -%}
     {%- set week_year = "try_cast(regexp_extract(" ~ text_expr ~ ", '^([0-9]{4})', 1) as integer)" -%}
     {%- set week_number = "try_cast(regexp_extract(" ~ text_expr ~ ", 'W([0-9]{2})', 1) as integer)" -%}
     {%- set week_day = "coalesce(try_cast(regexp_extract(" ~ text_expr ~ ", '(?d)W[0-9]{2}-?([1-7])$', 1) as integer), 1)" -%}

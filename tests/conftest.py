@@ -10,6 +10,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import duckdb
+import fake_meta as fake_meta_module
 import pytest
 from event_models import EVENT_MODELS, build_event_models
 from fake_meta import FakeMeta
@@ -218,3 +219,19 @@ def token_env(monkeypatch, meta):
         monkeypatch.setenv("META_GRAPH_URL", graph_url or meta.url)
 
     return set_env
+
+
+@pytest.fixture
+def request_bodies(monkeypatch) -> list[bytes]:
+    """The raw bytes of every events request the fake Meta receives, in order."""
+    bodies: list[bytes] = []
+    read_body = fake_meta_module._Handler._read_body
+
+    def recording(self, headers):
+        body = read_body(self, headers)
+        if self.path.split("?")[0].endswith("/events"):
+            bodies.append(body)
+        return body
+
+    monkeypatch.setattr(fake_meta_module._Handler, "_read_body", recording)
+    return bodies

@@ -9,7 +9,6 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-import fake_meta
 import pytest
 from conftest import DATASET, TOKEN
 from dbt_helpers import prepare_project, run_dbt, write_profile
@@ -58,22 +57,6 @@ def _connect(env: dict[str, str]):
 
 def _rows(env: dict[str, str], sql: str) -> list[tuple]:
     return postgres_rows(env, sql)
-
-
-@pytest.fixture
-def request_bodies(monkeypatch) -> list[bytes]:
-    """The raw bytes of every events request the fake Meta receives, in order."""
-    bodies: list[bytes] = []
-    read_body = fake_meta._Handler._read_body
-
-    def recording(self, headers):
-        body = read_body(self, headers)
-        if self.path.split("?")[0].endswith("/events"):
-            bodies.append(body)
-        return body
-
-    monkeypatch.setattr(fake_meta._Handler, "_read_body", recording)
-    return bodies
 
 
 def test_the_exporter_sends_from_postgres_what_it_sends_from_duckdb_and_keeps_its_state_there(

@@ -14,7 +14,6 @@ import shutil
 from datetime import UTC, datetime
 
 import duckdb
-import fake_meta
 import pytest
 from conftest import DATASET, TOKEN
 from dbt_helpers import prepare_project, run_dbt
@@ -80,21 +79,6 @@ def _copy_to_spark(db_path, target, warehouse_dir, metastore) -> None:
         if node.get("schema") == "main":
             node["schema"], node["database"] = "analytics", None
     (target / "manifest.json").write_text(json.dumps(manifest))
-
-
-@pytest.fixture
-def request_bodies(monkeypatch) -> list[bytes]:
-    bodies: list[bytes] = []
-    read_body = fake_meta._Handler._read_body
-
-    def recording(self, headers):
-        body = read_body(self, headers)
-        if self.path.split("?")[0].endswith("/events"):
-            bodies.append(body)
-        return body
-
-    monkeypatch.setattr(fake_meta._Handler, "_read_body", recording)
-    return bodies
 
 
 def test_the_exporter_sends_from_spark_what_it_sends_from_duckdb(tmp_path, scheduled_env, request_bodies, capsys):

@@ -324,13 +324,14 @@
     {{ return(adapter.dispatch('meta__regex_class')(name, negate, extra)) }}
 {%- endmacro %}
 
-{% macro default__meta__regex_class(name, negate=false, extra='') -%}
+{#- The class, each code point written with the engine's `code_point` format (a % format). -#}
+{% macro meta__regex_class_of(name, negate, extra, code_point) -%}
     {%- set parts = [] -%}
     {%- for low, high in meta__character_class_ranges(name) -%}
         {%- if low == high -%}
-            {%- do parts.append('\\x{%x}' % low) -%}
+            {%- do parts.append(code_point % low) -%}
         {%- else -%}
-            {%- do parts.append('\\x{%x}-\\x{%x}' % (low, high)) -%}
+            {%- do parts.append(code_point % low ~ '-' ~ code_point % high) -%}
         {%- endif -%}
     {%- endfor -%}
     {%- for character in extra -%}
@@ -339,20 +340,13 @@
     {{- return('[' ~ ('^' if negate else '') ~ parts | join('') ~ ']') -}}
 {%- endmacro %}
 
+{% macro default__meta__regex_class(name, negate=false, extra='') -%}
+    {{- return(meta__regex_class_of(name, negate, extra, '\\x{%x}')) -}}
+{%- endmacro %}
+
 {#- PostgreSQL's regexes (AREs) write a code point as \U and exactly eight hex digits. -#}
 {% macro postgres__meta__regex_class(name, negate=false, extra='') -%}
-    {%- set parts = [] -%}
-    {%- for low, high in meta__character_class_ranges(name) -%}
-        {%- if low == high -%}
-            {%- do parts.append('\\U%08x' % low) -%}
-        {%- else -%}
-            {%- do parts.append('\\U%08x-\\U%08x' % (low, high)) -%}
-        {%- endif -%}
-    {%- endfor -%}
-    {%- for character in extra -%}
-        {%- do parts.append('\\' ~ character) -%}
-    {%- endfor -%}
-    {{- return('[' ~ ('^' if negate else '') ~ parts | join('') ~ ']') -}}
+    {{- return(meta__regex_class_of(name, negate, extra, '\\U%08x')) -}}
 {%- endmacro %}
 
 {#- str.strip() with the characters of a class (a regex: DuckDB's trim() with a set of characters is 7x slower). -#}

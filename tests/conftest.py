@@ -21,6 +21,20 @@ from exporter.cli import main
 # PostgreSQL fixtures (postgres_env, postgres_database) for the tests marked `postgres`.
 pytest_plugins = ("postgres_server",)
 
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """For pytest-xdist (scripts/test runs a worker per core, `--dist loadgroup`): the Spark tests
+    share one Spark session and build, so they run in one worker; and the slow engines' tests are
+    handed out first, so that no worker is left alone with a long test at the end."""
+    for item in items:
+        if item.get_closest_marker("spark"):
+            item.add_marker(pytest.mark.xdist_group("spark"))
+    items.sort(
+        key=lambda item: 0 if item.get_closest_marker("spark") else 1 if item.get_closest_marker("postgres") else 2
+    )
+
+
 # SHA-256 of normalized values of customers from Germany, Italy, France and Spain, computed once with `printf %s VALUE | sha256sum`.
 KNOWN_HASHES = {
     "49306459913": "b7751acd7197483b40d047a57db59b267f2e8b0376e93b726b617912c03d2ba8",

@@ -236,6 +236,10 @@ def test_a_model_not_built_is_exit_2(tmp_path, exporter_database, scheduled_env,
     assert "analytics.meta_capi_events is not in the PostgreSQL database: run `dbt build` first" in line
 
 
+# The role is the server's, shared by every database: its tests run in one pytest-xdist worker.
+ONE_READER_ROLE = pytest.mark.xdist_group("postgres_reader_role")
+
+
 def _reader_role(env: dict[str, str], monkeypatch, *grants: str) -> None:
     """Log in as a role that may connect, with only these grants."""
     with _connect(env) as con, con.cursor() as cursor:
@@ -248,6 +252,7 @@ def _reader_role(env: dict[str, str], monkeypatch, *grants: str) -> None:
     monkeypatch.setenv("PGPASSWORD", "rd-4e7c19b2")
 
 
+@ONE_READER_ROLE
 def test_a_role_that_cannot_read_the_model_is_exit_2_with_the_grants_to_give(
     tmp_path, built_models, monkeypatch, capsys
 ):
@@ -258,6 +263,7 @@ def test_a_role_that_cannot_read_the_model_is_exit_2_with_the_grants_to_give(
     assert "GRANT meta_capi_reader USAGE and SELECT" in line and "rd-4e7c19b2" not in line
 
 
+@ONE_READER_ROLE
 def test_a_role_that_cannot_create_schema_meta_capi_is_exit_2_before_anything_is_sent(
     tmp_path, built_models, monkeypatch, capsys
 ):

@@ -28,6 +28,7 @@ from dbt_helpers import REPO_ROOT, prepare_project, run_dbt
 EVENT_MODELS = (
     "int_meta_capi_customers_hashed",
     "int_meta_capi_lines_checked",
+    "int_meta_capi_orders",
     "meta_capi_events",
     "meta_capi_rejected_lines",
 )

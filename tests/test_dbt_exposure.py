@@ -20,6 +20,7 @@ MODELS = {
     "model.offline_conversions.meta_offline_events",
     "model.offline_conversions.int_meta_capi_customers_hashed",
     "model.offline_conversions.int_meta_capi_lines_checked",
+    "model.offline_conversions.int_meta_capi_orders",
     "model.offline_conversions.meta_capi_events",
     "model.offline_conversions.meta_capi_rejected_lines",
 }

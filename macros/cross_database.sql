@@ -50,6 +50,12 @@
 {%- endmacro %}
 
 
+{#- Spark's NaN equals NaN, as PostgreSQL's does: the same list, in Spark's spelling. -#}
+{% macro spark__meta_is_finite(expr) -%}
+    ({{ expr }} not in (double('NaN'), double('Infinity'), double('-Infinity')))
+{%- endmacro %}
+
+
 {#- Whole Unix seconds of a naive (UTC) timestamp, rounded down. -#}
 {% macro meta_epoch_seconds_of(timestamp_expr) -%}
     {{ return(adapter.dispatch('meta_epoch_seconds_of')(timestamp_expr)) }}
@@ -57,6 +63,11 @@
 
 {% macro default__meta_epoch_seconds_of(timestamp_expr) -%}
     cast(floor(epoch({{ timestamp_expr }})) as bigint)
+{%- endmacro %}
+
+{#- Spark's TIMESTAMP is an instant: its microseconds since the epoch, divided exactly (a decimal). -#}
+{% macro spark__meta_epoch_seconds_of(timestamp_expr) -%}
+    cast(floor(unix_micros({{ timestamp_expr }}) / 1000000.0) as bigint)
 {%- endmacro %}
 
 {#- extract(epoch) of a timestamp without time zone reads it as UTC, whatever the session's zone. -#}
@@ -183,6 +194,12 @@
 {%- endmacro %}
 
 
+{#- Spark: get_json_object with a JSONPath. -#}
+{% macro spark__meta_json_extract_text(json_expr, path) -%}
+    get_json_object({{ json_expr }}, {{ meta_sql_string('$.' ~ path | join('.')) }})
+{%- endmacro %}
+
+
 {#-
     Whether text is valid JSON. PostgreSQL 15 cannot tell without trying (pg_input_is_valid is
     16+, and catching a cast's error needs a plpgsql function the project would have to own),
@@ -200,6 +217,12 @@
 
 {% macro postgres__meta_json_valid(expr) -%}
     (json_typeof(cast({{ expr }} as json)) is not null)
+{%- endmacro %}
+
+
+{#- Spark 4 parses JSON text into a VARIANT; try_parse_json is NULL where it is not JSON. -#}
+{% macro spark__meta_json_valid(expr) -%}
+    (try_parse_json({{ expr }}) is not null)
 {%- endmacro %}
 
 
@@ -386,6 +409,14 @@
 {% macro spark__cast(field, type) -%}
     {%- set type = meta_type_text() if (type | lower | trim) == 'varchar' else type -%}
     cast({{ field }} as {{ type }})
+{%- endmacro %}
+
+
+{#- dbt's escape_single_quotes on Spark (unit test fixtures are written with it): dbt-spark
+    escapes the quote only, but Spark's literals read a backslash as an escape too, so a
+    fixture's `b\"q` arrived as `b"q`. -#}
+{% macro spark__escape_single_quotes(expression) -%}
+{{ expression | replace("\\", "\\\\") | replace("'", "\\'") }}
 {%- endmacro %}
 
 

@@ -11,7 +11,8 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
-        pre_hook="{{ meta_drop_customers_of_other_versions(this) }}"
+        pre_hook="{{ meta_drop_customers_of_other_versions(this) }}",
+        post_hook="{{ meta_drop_sql_steps() }}"
     )
 }}
 
@@ -19,6 +20,8 @@
 {%- set lines_relation = ref(var('meta_lines_model', 'meta_offline_events')) -%}
 {%- set columns = meta_source_columns(lines_relation, required=['external_id'], required_one_of=['email', 'phone']) -%}
 
+{#- On Spark, each CTE is built as a table of its own first (macros/sql_steps.sql). -#}
+{%- call meta_sql_in_steps() -%}
 with
 
 item_lines as (
@@ -159,3 +162,4 @@ final as (
 )
 
 select * from final
+{%- endcall %}

@@ -1,0 +1,154 @@
+"""The sample project built on Spark once per pytest session, for the tests marked `spark`
+(test_spark.py, test_exporter_spark.py): a Spark build takes minutes, so they share one.
+
+    @pytest.fixture(scope="session")
+    def spark_project(tmp_path_factory):
+        return spark_warehouse.built(tmp_path_factory)      # SparkProject, built on first use
+
+`dbt build --target spark` (seeds, every model, unit and data tests) runs in a temporary
+warehouse folder, then `dbt run` of the incremental customers model again (it appends nothing),
+then `dbt build` of the same project and as_of on DuckDB, the reference. Only then does any test
+open a SparkSession in the pytest process: the Derby metastore takes one process at a time.
+
+Without pyspark or Java 17 the tests skip saying why; under CI (env CI set) they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from dbt_helpers import prepare_project, run_dbt, write_profile
+from text_normalizers_sql_helpers import EXPRESSIONS, MARKER, split_compiled
+
+AS_OF = datetime(2026, 11, 23, 12, 0, 0)
+VARS = {"as_of": AS_OF.isoformat(sep=" ")}
+# The normalizers test_spark.py holds to tests/reference_normalize.py code point by code point.
+PARITY_EXPRESSIONS = ("trim", "name", "city", "email", "python_lower", "lookup_key", "exact_lookup_key")
+DATASET = "1234567890"  # conftest.DATASET: the dataset whose first send decides the window
+
+
+@dataclass(frozen=True)
+class SparkProject:
+    root: Path
+    project: Path
+    profiles: Path
+    warehouse: Path  # SPARK_WAREHOUSE_DIR: parquet tables and the Derby metastore
+    spark_target: Path  # dbt's target folder of the Spark build (manifest, run results)
+    duckdb: Path  # the same project and as_of built on DuckDB
+    duckdb_target: Path
+    env: dict[str, str]  # what dbt and the exporter need in the environment for the `spark` target
+    seconds: dict[str, float]  # how long each step took
+
+    def normalizers(self) -> dict[str, str]:
+        """{name: Spark SQL over the column `value`} of PARITY_EXPRESSIONS."""
+        return split_compiled((self.root / "normalizers.sql").read_text())
+
+    def run_dbt(self, args: list[str], target: Path | None = None, **kwargs):
+        return run_dbt(
+            [*args, "--target", "spark"], self.project, self.root / "unused.duckdb", target or self.spark_target,
+            vars=VARS, env=self.env, profiles_dir=self.profiles, **kwargs,
+        )  # fmt: skip
+
+
+def unavailable(reason: str):
+    if os.environ.get("CI"):
+        pytest.fail(f"Spark is required in CI: {reason}")
+    pytest.skip(f"no Spark: {reason} (pip install -e '.[dev]' brings pyspark; it needs Java 17 or later)")
+
+
+def check_spark() -> None:
+    """Skip (fail under CI) without pyspark or Java 17+."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError as error:
+        unavailable(f"pyspark is not installed ({error})")
+    java_home = os.environ.get("JAVA_HOME")
+    java = shutil.which("java", path=os.path.join(java_home, "bin")) if java_home else None
+    java = java or shutil.which("java")
+    if java is None:
+        unavailable("no java on PATH and no JAVA_HOME")
+    version = subprocess.run([java, "-version"], capture_output=True, text=True)
+    text = version.stderr + version.stdout
+    try:
+        major = int(text.split('"')[1].split(".")[0])
+    except (IndexError, ValueError):
+        unavailable(f"cannot read the Java version: {text.strip()[:200]}")
+    if major < 17:
+        unavailable(f"Java {major} is too old: Spark 4 needs 17 or later")
+
+
+_built: SparkProject | BaseException | None = None
+
+
+def built(tmp_path_factory: pytest.TempPathFactory) -> SparkProject:
+    """The session's Spark build, made on the first call; a failed build fails every caller."""
+    global _built
+    check_spark()
+    if _built is None:
+        try:
+            _built = _build(tmp_path_factory.mktemp("spark"))
+        except BaseException as error:  # noqa: BLE001 - remembered, raised again for each test
+            _built = error
+    if isinstance(_built, BaseException):
+        raise _built
+    return _built
+
+
+def _build(root: Path) -> SparkProject:
+    project = prepare_project(root / "project", AS_OF)
+    profiles = write_profile(root / "profiles")
+    warehouse = root / "warehouse"
+    warehouse.mkdir()
+    built = SparkProject(
+        root=root, project=project, profiles=profiles, warehouse=warehouse, spark_target=root / "spark-target",
+        duckdb=root / "warehouse.duckdb", duckdb_target=root / "target",
+        env={"SPARK_WAREHOUSE_DIR": str(warehouse), "META_DATASET_ID": DATASET}, seconds={},
+    )  # fmt: skip
+    started = time.perf_counter()
+    # Everything: seeds, models, unit and data tests.
+    built.run_dbt(["build"])
+    built.seconds["dbt build --target spark"] = time.perf_counter() - started
+    # The incremental customers model again: every customer is known, nothing is appended.
+    started = time.perf_counter()
+    built.run_dbt(["run", "--select", "int_meta_capi_customers_hashed"], target=root / "spark-target-rerun")
+    built.seconds["dbt run --target spark (customers again)"] = time.perf_counter() - started
+    # The text normalizers compiled for Spark, for test_spark.py's code point checks.
+    started = time.perf_counter()
+    inline = "\n".join(MARKER.format(name) + "\n" + EXPRESSIONS[name] for name in PARITY_EXPRESSIONS)
+    compiled = built.run_dbt(["compile", "--quiet", "--inline", inline], target=root / "spark-target-compile")
+    (root / "normalizers.sql").write_text(compiled.stdout)
+    built.seconds["dbt compile --target spark (normalizers)"] = time.perf_counter() - started
+    started = time.perf_counter()
+    run_dbt(["build", "--select", "resource_type:seed", "resource_type:model"], project, built.duckdb,
+            built.duckdb_target, vars=VARS, env={"META_DATASET_ID": DATASET})  # fmt: skip
+    built.seconds["dbt build (DuckDB)"] = time.perf_counter() - started
+    print(f"spark_warehouse: {built.seconds}")
+    return built
+
+
+def spark_session(warehouse: Path):
+    """A SparkSession on the warehouse folder, with profiles.example.yml's settings."""
+    from pyspark.sql import SparkSession
+
+    return (
+        SparkSession.builder.master("local[2]")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.warehouse.dir", str(warehouse))
+        .config(
+            "spark.hadoop.javax.jdo.option.ConnectionURL",
+            f"jdbc:derby:;databaseName={warehouse}/metastore_db;create=true",
+        )
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={warehouse}")
+        .enableHiveSupport()
+        .getOrCreate()
+    )

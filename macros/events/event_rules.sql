@@ -50,11 +50,14 @@
 {% macro meta_epoch_seconds(column_name, data_type) -%}
     {%- set value = adapter.quote(column_name) -%}
     {%- set kind = (data_type or '') | upper -%}
-    {#- Type names as DuckDB and PostgreSQL (information_schema) spell them. -#}
-    {%- if kind in ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT') -%}
+    {#- Type names as DuckDB, PostgreSQL (information_schema) and Spark (INT) spell them. -#}
+    {%- if kind in ('TINYINT', 'SMALLINT', 'INT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT') -%}
         cast({{ value }} as bigint)
     {%- elif kind in ('FLOAT', 'DOUBLE', 'REAL', 'DOUBLE PRECISION') or kind.startswith(('DECIMAL', 'NUMERIC')) -%}
-        case when {{ meta_is_finite('cast(' ~ value ~ ' as ' ~ meta_type_double() ~ ')') }} then cast(trunc({{ value }}) as bigint) end
+        {#- Truncated toward zero, as floor/ceil do on every engine (a cast rounds on DuckDB and
+            PostgreSQL, truncates on Spark; Spark's trunc() is for dates). -#}
+        case when {{ meta_is_finite('cast(' ~ value ~ ' as ' ~ meta_type_double() ~ ')') }}
+            then cast(case when {{ value }} < 0 then ceil({{ value }}) else floor({{ value }}) end as bigint) end
     {%- elif meta_is_text_type(kind) -%}
         case
             when {{ meta__regexp_full_match('trim(' ~ value ~ ')', '-?[0-9]+') }} then {{ meta_try_cast_bigint('trim(' ~ value ~ ')') }}

@@ -15,6 +15,7 @@ class Event(NamedTuple):
 
     event_id: str
     order_id: str
+    send_order: int  # the model's order to send in: oldest first, then by order_id
     payload: str  # the event's JSON exactly as posted
     payload_hash: str  # SHA-256 of payload: what the send log compares on the next run
     line_count: int  # the order's item lines, for the run's row counts

@@ -25,6 +25,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
+from itertools import islice
 from typing import TYPE_CHECKING, NamedTuple
 
 from exporter import migrations
@@ -148,8 +149,8 @@ class StateStore:
         """Refuse, before the run starts, event tables that are missing or lack a column the
         exporter reads (built by an older release of the models)."""
         needed = {
-            events: ("event_id", "order_id", "event_time", "payload", "payload_hash", "reject_reason", "action_source",
-                     "line_count", "dropped_user_data", *(f"has_{key}" for key in MATCH_KEYS)),
+            events: ("event_id", "order_id", "event_time", "send_order", "payload", "payload_hash", "reject_reason",
+                     "action_source", "line_count", "dropped_user_data", *(f"has_{key}" for key in MATCH_KEYS)),
             rejected_lines: ("order_id", "product_id", "reason"),
         }  # fmt: skip
         wh = self._wh
@@ -177,12 +178,28 @@ class StateStore:
         # (ModelRelation.check_warehouse) rather than failing on a file opened under another name.
         return self._wh.relation(relation.schema, relation.identifier)
 
-    def _events_sql(self, events: ModelRelation, resend: bool) -> str:
-        """Each sendable event of the model, with why it cannot be sent now (send_problem) and
-        whether Meta already has it (already_sent: the order's latest accepted payload is this
-        one). The model checked the window at dbt's as_of; the age is checked again here, at
-        the moment of sending, since Meta rejects a whole request for one event too old."""
+    def _sendable_sql(self, events: ModelRelation) -> str:
+        """Each sendable event of the model, with why it cannot be sent now (send_problem): the
+        model checked the window at dbt's as_of; the age is checked again here, at the moment of
+        sending, since Meta rejects a whole request for one event too old."""
         match_keys = ", ".join(f"case when has_{key} then '{key}' end" for key in MATCH_KEYS)
+        return f"""
+            select
+                event_id, order_id, event_time, send_order, payload, payload_hash, line_count,
+                concat_ws(',', {match_keys}) as match_keys,
+                dropped_user_data,
+                case
+                    when event_time > $now then 'timestamp_in_future'
+                    when event_time <= $now
+                        - case when action_source = 'physical_store' then {MAX_AGE_PHYSICAL_STORE} else {MAX_AGE} end
+                        then 'timestamp_too_old'
+                end as send_problem
+            from {self._relation(events)} as events
+            where reject_reason is null"""
+
+    def _events_sql(self, events: ModelRelation, resend: bool) -> str:
+        """_sendable_sql, and whether Meta already has each event (already_sent: the order's
+        latest accepted payload is this one)."""
         sent = (
             "select null as order_id, null as sent_hash where false"
             if resend
@@ -190,21 +207,9 @@ class StateStore:
             "where dataset_id = $dataset_id and not is_test group by order_id"
         )
         return f"""
-            select
-                events.event_id, events.order_id, events.event_time, events.payload, events.payload_hash,
-                events.line_count,
-                concat_ws(',', {match_keys}) as match_keys,
-                events.dropped_user_data,
-                coalesce(sent.sent_hash = events.payload_hash, false) as already_sent,
-                case
-                    when events.event_time > $now then 'timestamp_in_future'
-                    when events.event_time <= $now
-                        - case when events.action_source = 'physical_store' then {MAX_AGE_PHYSICAL_STORE} else {MAX_AGE} end
-                        then 'timestamp_too_old'
-                end as send_problem
-            from {self._relation(events)} as events
-            left join ({sent}) as sent on sent.order_id = events.order_id
-            where events.reject_reason is null"""
+            select events.*, coalesce(sent.sent_hash = events.payload_hash, false) as already_sent
+            from ({self._sendable_sql(events)}) as events
+            left join ({sent}) as sent on sent.order_id = events.order_id"""
 
     def event_counts(self, events: ModelRelation, rejected_lines: ModelRelation, now: int, resend: bool) -> ModelCounts:
         """What the models hold for this run, before anything is sent."""
@@ -232,18 +237,37 @@ class StateStore:
     def pending_events(
         self, events: ModelRelation, now: int, resend: bool, chunk_rows: int = 10_000
     ) -> Iterator[Event]:
-        """The events to send: sendable, not too old now, and not already accepted by Meta; the
-        oldest first (closest to Meta's age limit), in a stable order (by order_id after time).
+        """The events to send: sendable, not too old now, and not already accepted by Meta; in
+        the model's send_order (oldest first, then by order_id: the same on every engine).
         10,000 rows a fetch (~12 MB of payloads): fewer round trips through the driver than 1,000,
         for the same memory bound (measured on the bench's 1M lines)."""
         parameters = {"dataset_id": self.dataset_id, "now": now} if not resend else {"now": now}
-        rows = self._wh.stream(
+        pending = (
             f"select {', '.join(Event._fields)} from ({self._events_sql(events, resend)}) as e "
-            "where not already_sent and send_problem is null order by event_time, order_id",
-            parameters,
-            chunk_rows,
+            "where not already_sent and send_problem is null"
         )
+        if self._wh.sorts_long_rows:
+            rows = self._wh.stream(f"{pending} order by send_order", parameters, chunk_rows)
+        else:
+            rows = self._pending_by_pages(events, pending, parameters, chunk_rows)
         yield from map(Event._make, rows)
+
+    def _pending_by_pages(
+        self, events: ModelRelation, pending: str, parameters: dict, page_rows: int
+    ) -> Iterator[tuple]:
+        """The rows of `pending` in send_order, for a warehouse that cannot sort them whole: their
+        send_orders are sorted alone, then the rows are read a page of send_orders at a time.
+        The model writes its rows about in send_order, so a page's rows lie close together and
+        the range lets the scan skip the rest (10,000 of 3.3M in ~0.04 s, measured)."""
+        keys = self._wh.stream(f"select send_order from ({pending}) as p order by send_order", parameters, page_rows)
+        page_sql = (
+            f"select {', '.join(Event._fields)} from ({self._sendable_sql(events)}) as e "
+            "where send_order between $first and $last and send_order in (select unnest($page)) order by send_order"
+        )
+        while page := [key for (key,) in islice(keys, page_rows)]:
+            yield from self._wh.execute(
+                page_sql, {"now": parameters["now"], "first": page[0], "last": page[-1], "page": page}
+            ).fetchall()
 
     def record_model_rejections(
         self, events: ModelRelation, rejected_lines: ModelRelation, now: int, resend: bool, rejected_at: datetime

@@ -3,17 +3,69 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC
+import time
+from datetime import UTC, datetime, timedelta
 
 import duckdb
+import pytest
 from conftest import DATASET, TOKEN, order_lines
 from fake_meta import appsecret_proof, sha256_hex
 
-from exporter.state import PROBE_RUN_ID, StateStore
+from exporter.dbt_artifacts import ModelRelation
+from exporter.state import PROBE_RUN_ID, Accepted, StateStore
+from exporter.warehouse import DuckDBTarget, DuckDBWarehouse
 
 
 def accepted_order_ids(meta) -> list[str]:
     return [event["custom_data"]["order_id"] for event in meta.accepted_events]
+
+
+def test_events_go_oldest_first_then_by_order_id_in_code_point_order(model, meta, export_env):
+    """The model's send_order: the same requests on every engine, whatever its text collation
+    (en_US would put "a-2" after "a1" and "b" before "C")."""
+    lines = [line for line in order_lines(5) if line["quantity"] == 1]  # one line per order
+    older = lines[0]["timestamp"] - timedelta(hours=1)
+    for line, order_id in zip(lines, ["b", "C", "a1", "a-2", "é"], strict=True):
+        line["order_id"] = order_id
+    lines[4]["timestamp"] = older
+    model.write(lines)
+
+    assert export_env(model, "--batch-size", "2", "--concurrency", "1") == 0  # requests in send order
+
+    assert accepted_order_ids(meta) == ["é", "C", "a-2", "a1", "b"]
+
+
+@pytest.mark.parametrize("page_rows", [1, 3, 10_000])
+def test_events_read_a_page_at_a_time_come_as_when_sorted_whole(model, monkeypatch, page_rows):
+    """DuckDB reads the pending events a page of send_orders at a time (it cannot sort millions
+    of payloads whole in its memory limit): the same events, in the same order, with the
+    already-sent ones left out of the pages."""
+    lines = order_lines(40)
+    for line in lines:  # event times out of order_id order
+        line["timestamp"] -= timedelta(minutes=int(line["order_id"][4:]) * 7 % 11)
+    model.write(lines)
+    events = ModelRelation("main", "meta_capi_events")
+    started = datetime.now(UTC).replace(tzinfo=None)
+    wh = DuckDBWarehouse.open(DuckDBTarget(model.database), read_only=False)
+    try:
+        state = StateStore(wh, DATASET, "run-1", False)
+        state.prepare(started)
+        sent = wh.execute(
+            "select event_id, order_id, payload_hash from main.meta_capi_events where send_order % 4 = 0"
+        ).fetchall()
+        state.record_accepted([Accepted(*row, None, started) for row in sent])
+        now = int(time.time())
+        by_pages = list(state.pending_events(events, now, resend=False, chunk_rows=page_rows))
+        monkeypatch.setattr(DuckDBWarehouse, "sorts_long_rows", True)
+        sorted_whole = list(state.pending_events(events, now, resend=False))
+        times = dict(wh.execute("select order_id, event_time from main.meta_capi_events").fetchall())
+    finally:
+        wh.close()
+
+    assert by_pages == sorted_whole
+    unsent = set(times) - {order_id for _, order_id, _ in sent}
+    assert len(unsent) == 30
+    assert [event.order_id for event in by_pages] == sorted(unsent, key=lambda order_id: (times[order_id], order_id))
 
 
 def test_one_event_per_order_exactly_as_meta_expects(model, meta, export_env, tmp_path):

@@ -164,7 +164,7 @@ def _create_event_models(env: dict[str, str]) -> None:
     with _connect(env) as con, con.cursor() as cursor:
         cursor.execute(
             "create schema analytics; create schema meta_capi;"
-            "create table analytics.meta_capi_events (event_id varchar, order_id varchar, event_time bigint, "
+            "create table analytics.meta_capi_events (event_id varchar, order_id varchar, event_time bigint, send_order bigint, "
             "payload varchar, payload_hash varchar, reject_reason varchar, action_source varchar, "
             f"line_count bigint, dropped_user_data varchar, {keys});"
             "create table analytics.meta_capi_rejected_lines (order_id varchar, product_id varchar, reason varchar);"

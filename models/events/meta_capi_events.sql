@@ -26,16 +26,34 @@ customers as (
 
 ),
 
+send_order as (
+
+    {#- The order the exporter sends in: oldest first (closest to Meta's age limit), then by
+        order_id in code point order, the same on every engine. Numbered here, from narrow
+        rows, so that the exporter sorts the ~1 KB payloads by one number: sorting them by
+        event_time and order_id text ran DuckDB out of 256MB at 3.3M events (measured). #}
+    select
+        order_id,
+        row_number() over (
+            order by {{ meta_nulls_last('event_time') }}, {{ meta_binary_order('order_id') }}
+        ) as send_order
+    from orders
+
+),
+
 with_customers as (
 
     select
         orders.*,
+        send_order.send_order,
         customers.user_data_members,
         customers.dropped_user_data,
         {%- for key in meta_match_keys() | map(attribute=0) %}
         coalesce(customers.has_{{ key }}, false) as has_{{ key }}{{ ',' if not loop.last }}
         {%- endfor %}
     from orders
+    inner join send_order
+        on send_order.order_id = orders.order_id
     left join customers
         on customers.customer_digest = orders.customer_digest
 
@@ -101,6 +119,7 @@ final as (
         coalesce(nullif(event_id, ''), order_id) as event_id,
         order_id,
         event_time,
+        send_order,
         payload,
         {{ meta_sha256('payload') }} as payload_hash,
         reject_reason,

@@ -826,6 +826,7 @@ class Bench:
         if self.spark:
             left_out = [name for name in DUCKDB_ONLY if name not in args.skip]
             args.skip = [*args.skip, *left_out]
+            left_out += ["profile"] if args.profile else []  # it samples the exporter on the DuckDB subset
             self.say(f"--engine spark: the DuckDB-only measurements are left out ({', '.join(left_out)})")
         reused = args.reuse and facts_path.exists() and self.database.exists()
         if reused:

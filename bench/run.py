@@ -23,6 +23,10 @@ from bench.sink import SinkProcess, SinkStats
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_SCHEMA = "bench_source"
+SOURCE_TABLES = ("unified_itemized_transactions", "customer_360")
+# What only makes sense on DuckDB (its own query, its scan, the subsets the SDK baseline, the
+# latency run and the warm run read from the DuckDB file): left out with --engine spark.
+DUCKDB_ONLY = ("hand", "scan", "http", "sdk", "latency", "warm")
 MODEL = "main.meta_offline_events"
 SUBSET_INVOCATION = "00000000-0000-4000-8000-00000000beef"  # the `dbt run` a subset stands for
 EVENTS = "main.meta_capi_events"
@@ -92,6 +96,23 @@ where t.order_datetime > timestamp '{as_of}' - to_days({lookback})
 """
 
 
+def model_counts(con, schema: str) -> dict:
+    """What the bench reports of the models built in `schema`; `con` is a DuckDB connection or
+    the exporter's SparkWarehouse (bench/spark.py)."""
+    rows, orders = con.execute(
+        f"select count(*), count(distinct order_id) from {schema}.meta_offline_events"
+    ).fetchone()
+    events, sendable, customers = con.execute(
+        f"select count(*), count(*) filter (where reject_reason is null), "
+        f"(select count(*) from {schema}.int_meta_capi_customers_hashed) from {schema}.meta_capi_events"
+    ).fetchone()
+    dropped = con.execute(
+        f"select count(*) filter (where dropped_user_data is not null) from {schema}.int_meta_capi_customers_hashed"
+    ).fetchone()[0]
+    return dict(model_rows=rows, model_orders=orders, events=events, sendable_events=sendable,
+                hashed_customers=customers, customers_with_dropped_values=dropped)  # fmt: skip
+
+
 class MeasurementFailed(RuntimeError):
     def __init__(self, name: str, result: Measured, log: Path, reason: str | None = None) -> None:
         if reason is None:
@@ -137,6 +158,10 @@ class Bench:
         self.warm_database = self.data / "warm.duckdb"
         self.warm_target = self.data / "warm-target"
         self.profiles = self.data / "profiles"
+        self.spark = args.engine == "spark"
+        self.spark_source = self.data / "spark-source"  # the source tables as parquet, for Spark
+        # The `spark` target's SPARK_WAREHOUSE_DIR: its tables and Derby metastore.
+        self.engine_env = {"SPARK_WAREHOUSE_DIR": str(self.data / "spark-warehouse")} if self.spark else {}
         self.logs = self.data / "logs"
         self.rows: list[Row] = []
         self.facts: dict = {}
@@ -177,7 +202,7 @@ class Bench:
             for stale in (path, Path(f"{path}.wal")):
                 stale.unlink(missing_ok=True)
         for folder in (self.target, self.latency_target, self.warm_target, self.logs, self.data / "results",
-                       self.profiles):  # fmt: skip
+                       self.profiles, self.spark_source, self.data / "spark-warehouse"):  # fmt: skip
             shutil.rmtree(folder, ignore_errors=True)
         self.logs.mkdir()
         (self.data / "results").mkdir()
@@ -198,11 +223,11 @@ class Bench:
         variables = json.dumps({"source_schema": SOURCE_SCHEMA, "as_of": as_of, "lookback_days": lookback})
         return [
             "--profiles-dir", str(self.profiles), "--project-dir", str(ROOT), "--target-path", str(target),
-            "--log-path", str(self.logs / "dbt"), "--vars", variables,
+            "--log-path", str(self.logs / "dbt"), "--vars", variables, *(["--target", "spark"] if self.spark else []),
         ]  # fmt: skip
 
     def dbt_env(self, database: Path) -> dict:
-        env = {**os.environ, "DBT_DUCKDB_PATH": str(database)}
+        env = {**os.environ, "DBT_DUCKDB_PATH": str(database), **self.engine_env}
         env.pop("META_DATASET_ID", None)
         return env
 
@@ -214,8 +239,10 @@ class Bench:
         self.say(f"dbt run {' '.join(selection)}")
         result = self.measured(name, [dbt, "run", *selection, *common], env=self.dbt_env(database))
         run_results = json.loads((target / "run_results.json").read_text())
+        # On Spark a model's compile counts too: meta_sql_in_steps writes its steps while rendering.
+        phases = ("compile", "execute") if self.spark else ("execute",)
         models = {
-            r["unique_id"].split(".")[-1]: round(sum(_seconds(t) for t in r["timing"] if t["name"] == "execute"), 3)
+            r["unique_id"].split(".")[-1]: round(sum(_seconds(t) for t in r["timing"] if t["name"] in phases), 3)
             for r in run_results["results"]
         }
         self.facts[f"{name}_model_seconds"] = models
@@ -246,6 +273,8 @@ class Bench:
         dbt = str(Path(self.python).parent / "dbt")
         common = self.dbt_command(self.database, self.target, self.facts["as_of"], LOOKBACK_DAYS)
         env = self.dbt_env(self.database)
+        if self.spark:
+            self.to_spark(env)
         # The reference seeds (currencies) are loaded once, not daily; the sample seeds are off
         # since source_schema names the bench's tables.
         self.say("dbt seed (the reference seeds; not timed)")
@@ -258,21 +287,36 @@ class Bench:
                      self.facts["as_of"], LOOKBACK_DAYS)  # fmt: skip
         self.dbt_run("dbt-events", "dbt run: event models", ["--select", EVENTS_SELECTOR], self.database,
                      self.target, self.facts["as_of"], LOOKBACK_DAYS)  # fmt: skip
-        con = duckdb.connect(str(self.database), read_only=True)
-        rows, orders = con.execute(f"select count(*), count(distinct order_id) from {MODEL}").fetchone()
-        events, sendable, customers = con.execute(
-            f"select count(*), count(*) filter (where reject_reason is null), (select count(*) from {CUSTOMERS}) "
-            f"from {EVENTS}"
-        ).fetchone()
-        dropped = con.execute(
-            f"select count(*) filter (where dropped_user_data is not null) from {CUSTOMERS}"
-        ).fetchone()[0]
-        con.close()
-        self.facts.update(model_rows=rows, model_orders=orders, events=events, sendable_events=sendable,
-                          hashed_customers=customers, customers_with_dropped_values=dropped)  # fmt: skip
+        if self.spark:  # in a process of its own, after dbt's: the metastore takes one at a time
+            out = self.data / "results" / "spark-counts.json"
+            self.measured("spark-counts", [self.python, "-m", "bench.spark", "counts", str(self.profiles), str(out)],
+                          env=env)  # fmt: skip
+            counts = json.loads(out.read_text())
+        else:
+            con = duckdb.connect(str(self.database), read_only=True)
+            counts = model_counts(con, "main")
+            con.close()
+        self.facts.update(counts)
         line_row, events_row = self.rows[-2], self.rows[-1]
-        line_row.count, events_row.count, events_row.unit = rows, sendable, "events"
-        self.say(f"  {rows:,} model rows, {orders:,} orders, {sendable:,} sendable events, {customers:,} customers")
+        line_row.count, events_row.count, events_row.unit = counts["model_rows"], counts["sendable_events"], "events"
+        self.say(
+            f"  {counts['model_rows']:,} model rows, {counts['model_orders']:,} orders, "
+            f"{counts['sendable_events']:,} sendable events, {counts['hashed_customers']:,} customers"
+        )
+
+    def to_spark(self, env: dict) -> None:
+        """The generated source tables as parquet files, registered as tables of the Spark
+        warehouse in SOURCE_SCHEMA (var source_schema), where dbt reads them. Not timed."""
+        self.say(f"copying the source tables to Spark ({self.spark_source}; not timed)")
+        con = duckdb.connect(str(self.database), read_only=True)
+        for table in SOURCE_TABLES:
+            (self.spark_source / table).mkdir(parents=True)
+            con.execute(
+                f"copy {SOURCE_SCHEMA}.{table} to '{self.spark_source / table / 'data.parquet'}' (format parquet)"
+            )
+        con.close()
+        self.measured("spark-load", [self.python, "-m", "bench.spark", "load", str(self.profiles), SOURCE_SCHEMA,
+                                     str(self.spark_source)], env=env)  # fmt: skip
 
     def hand_query(self) -> None:
         con = duckdb.connect(str(self.database))
@@ -481,8 +525,12 @@ class Bench:
         )
 
     def exporter_command(self, database: Path, target: Path, report: Path, resend: bool = True) -> list[str]:
+        # On Spark the exporter reads the `spark` target of the bench's profile, as dbt did.
+        warehouse = (
+            ["--target", "spark", "--profiles-dir", str(self.profiles)] if self.spark else ["--database", str(database)]
+        )
         return [
-            "-m", "exporter", "--graph-url", self.sink.url, "--dataset-id", DATASET_ID, "--database", str(database),
+            "-m", "exporter", "--graph-url", self.sink.url, "--dataset-id", DATASET_ID, *warehouse,
             "--dbt-target-path", str(target), *(["--resend"] if resend else []), "-q", "--report-json", str(report),
             "--concurrency", str(self.args.concurrency), *shlex.split(self.args.exporter_args),
         ]  # fmt: skip
@@ -490,6 +538,7 @@ class Bench:
     def exporter_env(self) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith("META_") and k != "DBT_DUCKDB_PATH"}
         env["META_ACCESS_TOKEN"] = TOKEN
+        env.update(self.engine_env)
         return env
 
     def run_exporter(
@@ -760,22 +809,33 @@ class Bench:
             memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
         except (ValueError, OSError):
             memory_gb = None
-        return {
+        machine = {
             "cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(memory_gb, 1) if memory_gb else None,
             "python": platform.python_version(), "duckdb": duckdb.__version__, "platform": platform.platform(),
         }  # fmt: skip
+        if self.spark:
+            import pyspark
+
+            machine["spark"] = pyspark.__version__
+        return machine
 
     def run(self) -> int:
         args = self.args
         started = time.monotonic()
         facts_path = self.data / "facts.json"
+        if self.spark:
+            left_out = [name for name in DUCKDB_ONLY if name not in args.skip]
+            args.skip = [*args.skip, *left_out]
+            left_out += ["profile"] if args.profile else []  # it samples the exporter on the DuckDB subset
+            self.say(f"--engine spark: the DuckDB-only measurements are left out ({', '.join(left_out)})")
         reused = args.reuse and facts_path.exists() and self.database.exists()
         if reused:
             self.facts = json.loads(facts_path.read_text())
-            if self.facts.get("source_lines") != args.lines or self.facts.get("clean", False) != args.clean:
+            held = (self.facts.get("source_lines"), self.facts.get("clean", False), self.facts.get("engine", "duckdb"))
+            if held != (args.lines, args.clean, args.engine):
                 raise RuntimeError(
-                    f"--reuse: {self.data} holds {self.facts.get('source_lines')} lines "
-                    f"(clean: {self.facts.get('clean', False)}), not {args.lines} (clean: {args.clean})"
+                    f"--reuse: {self.data} holds {held[0]} lines (clean: {held[1]}, engine {held[2]}), "
+                    f"not {args.lines} (clean: {args.clean}, engine {args.engine})"
                 )
             self.rows = [Row(**row) for row in self.facts.pop("build_rows")]
             for folder in (self.logs, self.data / "results"):
@@ -787,15 +847,17 @@ class Bench:
                 for stale in (path, Path(f"{path}.wal")):
                     stale.unlink(missing_ok=True)
             shutil.rmtree(self.latency_target, ignore_errors=True)
-            self.make_subsets()
+            if not self.spark:
+                self.make_subsets()
         else:
             self.prepare()
-            self.facts["clean"] = args.clean
+            self.facts.update(clean=args.clean, engine=args.engine)
             self.generate()
             self.dbt()
             if "hand" not in args.skip:
                 self.hand_query()
-            self.make_subsets()
+            if not self.spark:
+                self.make_subsets()
             facts_path.write_text(
                 json.dumps({**self.facts, "build_rows": [asdict(row) for row in self.rows]}, default=str)
             )
@@ -831,20 +893,25 @@ class Bench:
                             failed=True,
                         )
                     )
-            if args.profile:
+            if args.profile and not self.spark:
                 try:
                     self.profile()
                 except MeasurementFailed as failure:
                     self.failures.append(str(failure))
         self.facts["total_seconds"] = round(time.monotonic() - started, 1)
+        if self.spark:
+            self.facts["skipped_on_spark"] = left_out
         machine = self.machine()
         print(
             f"\nBenchmark: {args.lines:,} item lines ({'clean' if args.clean else 'varied'} data), "
-            f"concurrency {args.concurrency}, as_of {self.facts['as_of']} UTC"
+            f"concurrency {args.concurrency}, as_of {self.facts['as_of']} UTC, on {args.engine}"
         )
         print(
             f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gb']} GB; Python {machine['python']}, DuckDB {machine['duckdb']}"
+            + (f", Spark {machine['spark']} (local mode)" if "spark" in machine else "")
         )
+        if self.facts.get("skipped_on_spark"):
+            print(f"Left out on Spark (DuckDB-only measurements): {', '.join(self.facts['skipped_on_spark'])}")
         print(
             f"Model: {self.facts['model_rows']:,} rows, {self.facts['model_orders']:,} orders, "
             f"{self.facts['sendable_events']:,} sendable events, {self.facts['hashed_customers']:,} customers hashed "
@@ -945,6 +1012,14 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=4,
         help="requests in flight, for every client (the exporter's default: %(default)s)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        default="duckdb",
+        help="where dbt builds the models and the exporter reads them: spark is the profile's `spark` target in local "
+        "mode, its warehouse in DATA_DIR/spark-warehouse; the DuckDB-only measurements are left out "
+        "(default: %(default)s)",
     )
     parser.add_argument("--sink-procs", type=int, default=2, help="sink worker processes (default: %(default)s)")
     parser.add_argument(

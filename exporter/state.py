@@ -257,8 +257,10 @@ class StateStore:
     ) -> Iterator[tuple]:
         """The rows of `pending` in send_order, for a warehouse that cannot sort them whole: their
         send_orders are sorted alone, then the rows are read a page of send_orders at a time.
-        The model writes its rows about in send_order, so a page's rows lie close together and
-        the range lets the scan skip the rest (10,000 of 3.3M in ~0.04 s, measured)."""
+        DuckDB writes the model's rows about in send_order (its window's output order), so a
+        page's rows lie together and the range lets the scan skip the rest: 10,000 of 3.3M
+        events in ~0.04 s. Rows written in another order only make each page slower (~0.8 s,
+        a scan of the table), never wrong (all measured)."""
         keys = self._wh.stream(f"select send_order from ({pending}) as p order by send_order", parameters, page_rows)
         page_sql = (
             f"select {', '.join(Event._fields)} from ({self._sendable_sql(events)}) as e "

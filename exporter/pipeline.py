@@ -14,6 +14,7 @@ import queue
 import secrets
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import suppress
@@ -170,6 +171,7 @@ class _Export:
                     progress.show()
         if batch:
             self.submit(sink, batch)
+        self.send_log.checkpoint()
 
     def fail(self, error: BaseException) -> None:
         """Remember what stopped the run (the first thing only); the traceback is for -v."""
@@ -198,9 +200,10 @@ class _Export:
         report = self.report
         report.batches += 1
         report.events_sent += len(batch)
-        for event in batch:
-            report.rows_read += event.line_count
-            report.count_event_keys(event.match_keys, event.dropped_user_data)
+        report.rows_read += sum(event.line_count for event in batch)
+        # A batch holds few combinations of match keys: each is counted once, with its events.
+        for (match_keys, dropped), events in Counter((e.match_keys, e.dropped_user_data) for e in batch).items():
+            report.count_event_keys(match_keys, dropped, events)
         try:
             sink.submit(batch)
         except BaseException:
@@ -385,41 +388,58 @@ class _SendLogWriter:
     Meta deduplicates.
     """
 
+    CHECKPOINT = "checkpoint"  # queued by checkpoint(): between two writes
+    _NOTHING_QUEUED = "nothing queued"
+
     def __init__(self, state: StateStore, backlog: int) -> None:
         self.state = state.for_another_thread()
-        self.queue: queue.Queue[list | None] = queue.Queue(maxsize=backlog)
+        self.queue: queue.Queue[list | str | None] = queue.Queue(maxsize=backlog)
         self.error: BaseException | None = None
         self.unlogged = 0  # events Meta accepted that could not be logged (after an error)
         self.thread = threading.Thread(target=self._write, name="send-log", daemon=True)
         self.thread.start()
 
-    def put(self, rows: list[tuple] | None) -> None:
+    def put(self, rows: list[tuple] | str | None) -> None:
         while True:
             if self.error:  # the run stops (see _Export); what it cannot log is counted
-                self.unlogged += len(rows or ())
+                self.unlogged += len(rows) if isinstance(rows, list) else 0
                 return
             try:
                 return self.queue.put(rows, timeout=0.1)
             except queue.Full:
                 continue  # the writer is busy, or has failed: check again
 
+    def checkpoint(self) -> None:
+        """Closing DuckDB writes its write-ahead log (the send log since its last checkpoint)
+        into the file: ~1 s for 100,000 rows. Asked for once the last batch is submitted, it
+        happens while the last requests are in flight, and closing has only their rows left."""
+        self.put(self.CHECKPOINT)
+
     def _write(self) -> None:
-        while (rows := self.queue.get()) is not None:
-            while True:  # everything queued meanwhile, in the same statement
-                try:
-                    more = self.queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self.queue.put(None)  # the end: seen again after this write
-                    break
-                rows = rows + more
+        item = self.queue.get()
+        while item is not None:
+            if item is self.CHECKPOINT:
+                with suppress(*warehouse.database_errors()):  # closing the warehouse checkpoints anyway
+                    self.state.checkpoint()
+                item = self.queue.get()
+                continue
+            rows, item = item, self._queued()
+            while isinstance(item, list):  # everything queued meanwhile, in the same statement
+                rows, item = rows + item, self._queued()
             try:
                 self.state.record_accepted(rows)
             except BaseException as exc:  # e.g. a full disk: the run must stop, not go on unlogged
                 self.unlogged += len(rows)
                 self.error = exc
                 return
+            if item is self._NOTHING_QUEUED:
+                item = self.queue.get()
+
+    def _queued(self) -> list | str | None:
+        try:
+            return self.queue.get_nowait()
+        except queue.Empty:
+            return self._NOTHING_QUEUED
 
     def close(self) -> None:
         self.put(None)
@@ -431,7 +451,7 @@ class _SendLogWriter:
                 rows = self.queue.get_nowait()
             except queue.Empty:
                 return
-            self.unlogged += len(rows or ())
+            self.unlogged += len(rows) if isinstance(rows, list) else 0
 
 
 class _DryRunSink:

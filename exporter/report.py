@@ -92,17 +92,17 @@ class RunReport:
     error: str | None = None
     payload_file: str | None = None
 
-    def count_event_keys(self, match_keys: str, dropped: str | None) -> None:
-        """Count one event sent: the match keys it carries ("em,ph,..."), and its customer's
-        values that were given but unusable ("ph:not_a_valid_number,...")."""
+    def count_event_keys(self, match_keys: str, dropped: str | None, events: int = 1) -> None:
+        """Count `events` sent that carry the same match keys ("em,ph,...") and have the same
+        customer values that were given but unusable ("ph:not_a_valid_number,...")."""
         counts = self.match_key_events
         for key in match_keys.split(","):
             if key:
-                counts[key] += 1
+                counts[key] += events
         for pair in dropped.split(",") if dropped else ():
             key, reason = pair.split(":", 1)
             reasons = self.dropped_user_data.setdefault(key, {})
-            reasons[reason] = reasons.get(reason, 0) + 1
+            reasons[reason] = reasons.get(reason, 0) + events
 
     def match_key_coverage(self) -> dict[str, float]:
         """Share of the events sent that carry each match key (0 to 1), rounded to 0.1%; empty

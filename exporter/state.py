@@ -311,6 +311,9 @@ class StateStore:
             constants={"run_id": self.run_id, "rejected_at": rejected_at},
         )
 
+    def checkpoint(self) -> None:
+        self._wh.checkpoint()
+
     def close(self) -> None:
         """Close the session (for_another_thread's: the pipeline closes the first one)."""
         self._wh.close()

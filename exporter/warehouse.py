@@ -185,6 +185,10 @@ class Warehouse:
     def lock(self) -> None:
         """Keep a second exporter from sending into this warehouse until this session closes."""
 
+    def checkpoint(self) -> None:
+        """Write what is committed into the warehouse's own storage now rather than on closing
+        (DuckDB: its write-ahead log into the file); a no-op where there is no such step."""
+
     # SQL that differs between engines.
     def quote(self, name: str) -> str:
         return '"' + name.replace('"', '""') + '"'
@@ -320,6 +324,9 @@ class DuckDBWarehouse(Warehouse):
 
     def close(self) -> None:
         self.con.close()
+
+    def checkpoint(self) -> None:
+        self.con.execute("checkpoint")
 
     def insert_rows(self, table, columns, rows, constants=None):
         if not rows:

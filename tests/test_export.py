@@ -55,7 +55,7 @@ def test_events_read_a_page_at_a_time_come_as_when_sorted_whole(model, monkeypat
         ).fetchall()
         state.record_accepted([Accepted(*row, None, started) for row in sent])
         now = int(time.time())
-        by_pages = list(state.pending_events(events, now, resend=False, chunk_rows=page_rows))
+        by_pages = list(state.pending_events(events, now, resend=False, page_rows=page_rows))
         monkeypatch.setattr(DuckDBWarehouse, "sorts_long_rows", True)
         sorted_whole = list(state.pending_events(events, now, resend=False))
         times = dict(wh.execute("select order_id, event_time from main.meta_capi_events").fetchall())

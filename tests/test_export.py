@@ -280,3 +280,31 @@ def test_a_send_log_that_cannot_be_written_stops_the_run_cleanly(
     assert report["events_accepted"] >= 5 and "could not be written to the send log" in report["error"]
     # Nothing claims the send completed: the next run sends again what was not logged.
     assert model.query("select completed, exit_code from meta_capi.runs") == [(False, 2)]
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["checkpoint", "checkpoint_fails"])
+def test_the_send_log_is_checkpointed_before_the_last_batches_and_loses_none(
+    model, meta, export_env, monkeypatch, fails
+):
+    """Once every batch is submitted, the send log's thread writes DuckDB's log into the file
+    while the last requests are in flight (closing would do it after them). What is accepted
+    later is still logged; a checkpoint that fails only leaves that work to closing."""
+    model.write(order_lines(30))
+    checkpoint = StateStore.checkpoint
+    logged_at_checkpoint = []
+
+    def watched(self):
+        logged_at_checkpoint.append(self._wh.execute("select count(*) from meta_capi.send_log").fetchone()[0])
+        if fails:
+            raise duckdb.IOException("No space left on device")
+        checkpoint(self)
+
+    monkeypatch.setattr(StateStore, "checkpoint", watched)
+
+    assert export_env(model, "--batch-size", "5", "--concurrency", "2") == 0
+
+    events = len(meta.accepted_events)
+    assert events == 30
+    # The last batch's outcome is collected after the checkpoint was asked for.
+    assert len(logged_at_checkpoint) == 1 and logged_at_checkpoint[0] <= events - 5
+    assert model.query("select count(*) from meta_capi.send_log") == [(events,)]

@@ -411,8 +411,9 @@ class _SendLogWriter:
 
     def checkpoint(self) -> None:
         """Closing DuckDB writes its write-ahead log (the send log since its last checkpoint)
-        into the file: ~1 s for 100,000 rows. Asked for once the last batch is submitted, it
-        happens while the last requests are in flight, and closing has only their rows left."""
+        into the file: 0.8 s after the last request at 1M lines (measured). Asked for once the
+        last batch is submitted, it happens while the last requests are in flight, and closing
+        has only their rows left."""
         self.put(self.CHECKPOINT)
 
     def _write(self) -> None:

@@ -37,8 +37,8 @@ def test_events_go_oldest_first_then_by_order_id_in_code_point_order(model, meta
 
 @pytest.mark.parametrize("page_rows", [1, 3, 10_000])
 def test_events_read_a_page_at_a_time_come_as_when_sorted_whole(model, monkeypatch, page_rows):
-    """DuckDB reads the pending events a page of send_orders at a time (it cannot sort millions
-    of payloads whole in its memory limit): the same events, in the same order, with the
+    """DuckDB reads the pending events a page at a time, by rowid (it cannot sort millions of
+    payloads whole in its memory limit): the same events, in the same order, with the
     already-sent ones left out of the pages."""
     lines = order_lines(40)
     for line in lines:  # event times out of order_id order

@@ -18,8 +18,8 @@ from fake_meta import FakeMeta
 from exporter import redact
 from exporter.cli import main
 
-# PostgreSQL fixtures (postgres_env, postgres_database) for the tests marked `postgres`.
-pytest_plugins = ("postgres_server",)
+# PostgreSQL fixtures (postgres_env, postgres_database, postgres_sample) for the tests marked `postgres`.
+pytest_plugins = ("postgres_server", "postgres_sample")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
@@ -30,6 +30,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("spark"):
             item.add_marker(pytest.mark.xdist_group("spark"))
+        elif "postgres_sample" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("postgres_sample"))  # one session build for them
     items.sort(
         key=lambda item: 0 if item.get_closest_marker("spark") else 1 if item.get_closest_marker("postgres") else 2
     )

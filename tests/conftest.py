@@ -18,18 +18,25 @@ from fake_meta import FakeMeta
 from exporter import redact
 from exporter.cli import main
 
-# PostgreSQL fixtures (postgres_env, postgres_database) for the tests marked `postgres`.
-pytest_plugins = ("postgres_server",)
+# PostgreSQL fixtures (postgres_env, postgres_database, postgres_sample) for the tests marked `postgres`.
+pytest_plugins = ("postgres_server", "postgres_sample")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """For pytest-xdist (scripts/test runs a worker per core, `--dist loadgroup`): the Spark tests
-    share one Spark session and build, so they run in one worker; and the slow engines' tests are
-    handed out first, so that no worker is left alone with a long test at the end."""
+    share one Spark session and build, so they run in one worker, and so do those of the
+    PostgreSQL build of postgres_sample.py; every other test runs in the worker of its module's
+    other tests, as a module-scoped fixture (a dbt build, a corpus) is made again in each worker
+    that runs one of them. The slow engines' tests are handed out first (scripts/test keeps this
+    order), so that no worker is left alone with a long test at the end."""
     for item in items:
         if item.get_closest_marker("spark"):
             item.add_marker(pytest.mark.xdist_group("spark"))
+        elif "postgres_sample" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("postgres_sample"))
+        elif not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
     items.sort(
         key=lambda item: 0 if item.get_closest_marker("spark") else 1 if item.get_closest_marker("postgres") else 2
     )

@@ -131,6 +131,60 @@ def run_dbt(
     target_path = Path(target_path)
     if profiles_dir is None:
         profiles_dir = write_profile(target_path.parent / f"{target_path.name}-profiles")
+    command = [dbt_executable(), *args, *_dbt_options(project_dir, profiles_dir, vars)]
+    run_env = _dbt_env(db_path, target_path, env)
+    result = subprocess.run(command, cwd=project_dir, env=run_env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        output = (result.stdout + result.stderr)[-6000:]
+        raise DbtError(f"{' '.join(command[:2])} exited {result.returncode}:\n{output}")
+    return result
+
+
+def run_dbt_in_one_process(
+    commands: Sequence[tuple[Sequence[str], Path | str]],
+    project_dir: Path | str,
+    db_path: Path | str,
+    vars: Mapping | None = None,
+    env: Mapping[str, str] | None = None,
+    profiles_dir: Path | str | None = None,
+    compiled_code_to: Path | str | None = None,
+) -> subprocess.CompletedProcess:
+    """``run_dbt`` of several ``(args, target_path)`` in turn, in one Python process (see
+    dbt_in_one_process.py: dbt-spark's session then starts Spark once); raises ``DbtError`` at the
+    first that fails. With ``compiled_code_to``, the last command is an inline ``dbt compile``
+    whose SQL is written there."""
+    project_dir = Path(project_dir)
+    first_target = Path(commands[0][1])
+    if profiles_dir is None:
+        profiles_dir = write_profile(first_target.parent / f"{first_target.name}-profiles")
+    options = _dbt_options(project_dir, profiles_dir, vars)
+    listed = [
+        {"args": [*args, *options, "--target-path", str(Path(target).resolve()),
+                  "--log-path", str((Path(target) / "logs").resolve())]}
+        for args, target in commands
+    ]  # fmt: skip
+    if compiled_code_to is not None:
+        listed[-1]["compiled_code_to"] = str(Path(compiled_code_to).resolve())
+    commands_file = first_target.parent / f"{first_target.name}-commands.json"
+    commands_file.write_text(json.dumps(listed))
+    program = Path(__file__).with_name("dbt_in_one_process.py")
+    command = [sys.executable, str(program), str(commands_file)]
+    result = subprocess.run(
+        command, cwd=project_dir, env=_dbt_env(db_path, first_target, env), capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr)[-6000:]
+        raise DbtError(f"dbt in one process exited {result.returncode}:\n{output}")
+    return result
+
+
+def _dbt_options(project_dir: Path | str, profiles_dir: Path | str, vars: Mapping | None) -> list[str]:
+    options = ["--project-dir", str(project_dir), "--profiles-dir", str(profiles_dir)]
+    return options + ["--vars", json.dumps(dict(vars), default=str)] if vars else options
+
+
+def _dbt_env(db_path: Path | str, target_path: Path, env: Mapping[str, str] | None) -> dict[str, str]:
+    """The environment without the developer's ``DBT_*`` and ``META_*`` variables, plus ``env``."""
     run_env = {key: value for key, value in os.environ.items() if not key.startswith(("DBT_", "META_"))}
     run_env.update(
         DBT_DUCKDB_PATH=str(Path(db_path).resolve()),
@@ -140,14 +194,7 @@ def run_dbt(
         DBT_USE_COLORS="false",
     )
     run_env.update(env or {})
-    command = [dbt_executable(), *args, "--project-dir", str(project_dir), "--profiles-dir", str(profiles_dir)]
-    if vars:
-        command += ["--vars", json.dumps(dict(vars), default=str)]
-    result = subprocess.run(command, cwd=project_dir, env=run_env, capture_output=True, text=True)
-    if check and result.returncode != 0:
-        output = (result.stdout + result.stderr)[-6000:]
-        raise DbtError(f"{' '.join(command[:2])} exited {result.returncode}:\n{output}")
-    return result
+    return run_env
 
 
 def run_results(target_path: Path | str) -> dict[str, str]:

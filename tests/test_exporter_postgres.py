@@ -5,16 +5,19 @@ and keeps its state there, sending byte for byte what it sends from DuckDB; bad 
 
 from __future__ import annotations
 
+import itertools
 import json
-from datetime import UTC, datetime
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
 from conftest import DATASET, TOKEN
-from dbt_helpers import prepare_project, run_dbt, write_profile
+from dbt_helpers import write_profile
 from fake_meta import FakeMeta
+from postgres_sample import AS_OF
 from postgres_server import connect_args, postgres_rows
 
+from exporter import cli, pipeline
 from exporter.cli import main
 from exporter.events import MATCH_KEYS
 
@@ -26,16 +29,22 @@ REJECTED_CASES = {  # as in test_end_to_end.py
     "ORD-BAD-PHONE-ONLY": "no_usable_email_or_phone",
 }
 LIBPQ = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
+NOW = AS_OF.replace(tzinfo=UTC) + timedelta(minutes=5)
+
+
+def _use_database(env: dict[str, str], monkeypatch) -> None:
+    """The database's libpq variables set in this process too: the exporter renders the profile's
+    env_var() from them."""
+    for variable in LIBPQ:
+        monkeypatch.setenv(variable, env[variable])
+    for variable in ("DBT_TARGET", "DBT_PROFILES_DIR", "DBT_PROJECT_DIR", "DBT_TARGET_PATH", "DBT_DUCKDB_PATH"):
+        monkeypatch.delenv(variable, raising=False)
 
 
 @pytest.fixture
 def exporter_database(postgres_database, monkeypatch):
-    """A new, empty database (postgres_server's postgres_database), whose libpq variables are set
-    in this process too: the exporter renders the profile's env_var() from them."""
-    for variable in LIBPQ:
-        monkeypatch.setenv(variable, postgres_database[variable])
-    for variable in ("DBT_TARGET", "DBT_PROFILES_DIR", "DBT_PROJECT_DIR", "DBT_TARGET_PATH", "DBT_DUCKDB_PATH"):
-        monkeypatch.delenv(variable, raising=False)
+    """A new, empty database (postgres_server's postgres_database), used by the exporter."""
+    _use_database(postgres_database, monkeypatch)
     try:
         yield postgres_database
     finally:
@@ -59,40 +68,49 @@ def _rows(env: dict[str, str], sql: str) -> list[tuple]:
     return postgres_rows(env, sql)
 
 
-def test_the_exporter_sends_from_postgres_what_it_sends_from_duckdb_and_keeps_its_state_there(
-    tmp_path, exporter_database, scheduled_env, request_bodies, capsys
-):
-    as_of = datetime.now(UTC).replace(tzinfo=None, microsecond=0)  # the fake Meta checks ages on the real clock
-    project = prepare_project(tmp_path / "project", as_of)
-    profiles = write_profile(tmp_path / "profiles")
-    dbt_vars = {"as_of": as_of.isoformat(sep=" ")}
-    dbt_env = {**exporter_database, "META_DATASET_ID": DATASET}
-    pg_target = tmp_path / "pg-target"
+@pytest.fixture
+def exporter_clock(monkeypatch):
+    """The exporter's clock at NOW, a minute later for each run (so `history` lists them in order):
+    the session's builds are of the fixed AS_OF (postgres_sample.py)."""
+    runs = itertools.count()
 
-    def dbt_postgres(*args: str) -> None:
-        run_dbt([*args, "--target", "postgres"], project, tmp_path / "unused.duckdb", pg_target,
-                vars=dbt_vars, env=dbt_env, profiles_dir=profiles)  # fmt: skip
+    def run_export(config):
+        moment = NOW + timedelta(minutes=next(runs))
+        return pipeline.run_export(config, now=lambda: moment)
+
+    monkeypatch.setattr(cli, "run_export", run_export)
+
+
+def test_the_exporter_sends_from_postgres_what_it_sends_from_duckdb_and_keeps_its_state_there(
+    postgres_sample, tmp_path, monkeypatch, scheduled_env, exporter_clock, request_bodies, capsys
+):
+    database = postgres_sample.database
+    _use_database(database, monkeypatch)
+    location = ["--target", "postgres", "--profiles-dir", str(postgres_sample.profiles),
+                "--project-dir", str(postgres_sample.project)]  # fmt: skip
+    clock = NOW.timestamp()  # the fake Meta's, as old events are judged
 
     def export_postgres(meta: FakeMeta, *extra: str) -> int:
-        location = ["--target", "postgres", "--profiles-dir", str(profiles), "--project-dir", str(project)]
-        return main([*location, "--dbt-target-path", str(pg_target), "--graph-url", meta.url, "-q", *extra])
+        target = ["--dbt-target-path", str(postgres_sample.postgres_target)]
+        return main([*location, *target, "--graph-url", meta.url, "-q", *extra])
 
     def window_days() -> set[int]:
-        return {row[0] for row in _rows(exporter_database, "select distinct window_lookback_days from analytics.meta_offline_events")}  # fmt: skip
+        return {row[0] for row in _rows(database, "select distinct window_lookback_days from analytics.meta_offline_events")}  # fmt: skip
 
-    # The reference: the same sample data and as_of, built and sent from DuckDB.
-    db_path, duckdb_target = tmp_path / "warehouse.duckdb", tmp_path / "target"
-    run_dbt(["build"], project, db_path, duckdb_target, vars=dbt_vars, env={"META_DATASET_ID": DATASET})
-    with FakeMeta(token=TOKEN, dataset_ids=[DATASET]) as meta:
-        args = ["--database", str(db_path), "--dbt-target-path", str(duckdb_target), "--graph-url", meta.url, "-q"]
-        assert main(args) == 0
+    # The reference: the same sample data and as_of, built and sent from DuckDB (a copy: the
+    # exporter keeps its state in the file).
+    db_path = tmp_path / "warehouse.duckdb"
+    db_path.write_bytes(postgres_sample.duckdb.read_bytes())
+    with FakeMeta(token=TOKEN, dataset_ids=[DATASET], now=clock) as meta:
+        args = ["--database", str(db_path), "--dbt-target-path", str(postgres_sample.duckdb_target)]
+        assert main([*args, "--graph-url", meta.url, "-q"]) == 0
         duckdb_events = meta.accepted_events
     duckdb_bodies = sorted(request_bodies)
     request_bodies.clear()
 
-    dbt_postgres("build")
+    # The session's build (a first send: nothing in meta_capi.runs yet).
     assert window_days() == {62}
-    with FakeMeta(token=TOKEN, dataset_ids=[DATASET]) as meta:
+    with FakeMeta(token=TOKEN, dataset_ids=[DATASET], now=clock) as meta:
         assert export_postgres(meta) == 0, capsys.readouterr().err
         postgres_events = meta.accepted_events
         assert meta.errors == []
@@ -101,32 +119,29 @@ def test_the_exporter_sends_from_postgres_what_it_sends_from_duckdb_and_keeps_it
     assert sorted(request_bodies) == duckdb_bodies
 
     # The state is in PostgreSQL's meta_capi schema.
-    sent = _rows(
-        exporter_database, "select count(*), count(distinct order_id) from meta_capi.send_log where not is_test"
-    )
+    sent = _rows(database, "select count(*), count(distinct order_id) from meta_capi.send_log where not is_test")
     assert sent == [(len(postgres_events), len(postgres_events))]
-    runs = _rows(exporter_database, "select completed, exit_code, dry_run, events_accepted from meta_capi.runs")
+    runs = _rows(database, "select completed, exit_code, dry_run, events_accepted from meta_capi.runs")
     assert runs == [(True, 0, False, len(postgres_events))]
-    assert _rows(exporter_database, "select max(version) from meta_capi.schema_version") == [(3,)]
-    rejected = dict(_rows(exporter_database, "select order_id, min(reason) from meta_capi.rejected_rows group by 1"))
+    assert _rows(database, "select max(version) from meta_capi.schema_version") == [(3,)]
+    rejected = dict(_rows(database, "select order_id, min(reason) from meta_capi.rejected_rows group by 1"))
     assert {order: rejected.get(order) for order in REJECTED_CASES} == REJECTED_CASES
 
     # A rerun sends nothing: Meta has every event.
     request_bodies.clear()
-    with FakeMeta(token=TOKEN, dataset_ids=[DATASET]) as meta:
+    with FakeMeta(token=TOKEN, dataset_ids=[DATASET], now=clock) as meta:
         assert export_postgres(meta) == 0
         assert meta.accepted_events == [] and request_bodies == []
 
     # The next day's build reads the completed first send from meta_capi.runs: 7 days from now on.
-    dbt_postgres("build")
+    postgres_sample.dbt_postgres("build")
     assert window_days() == {7}
-    with FakeMeta(token=TOKEN, dataset_ids=[DATASET]) as meta:
+    with FakeMeta(token=TOKEN, dataset_ids=[DATASET], now=clock) as meta:
         assert export_postgres(meta) == 0
         assert meta.accepted_events == []
 
     # history reads the same state.
     capsys.readouterr()
-    location = ["--target", "postgres", "--profiles-dir", str(profiles), "--project-dir", str(project)]
     assert main(["history", *location, "--json"]) == 0
     history = json.loads(capsys.readouterr().out)["runs"]
     assert [run["events_accepted"] for run in history] == [0, 0, len(postgres_events)]

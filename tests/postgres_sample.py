@@ -1,0 +1,68 @@
+"""The sample project built on PostgreSQL 15 once per session, as `postgres_sample`, for
+test_postgres.py and test_exporter_postgres.py (a build costs a minute or more: they used to make
+two each, and a DuckDB reference each).
+
+In a database of its own: `dbt build --target postgres` (seeds, models, unit and data tests), then
+`dbt run` of the event models again (the incremental one appended to), into the same target; and
+`dbt build` of the same project's seeds and models and as_of on DuckDB, the reference. The rows test_postgres.py
+compares are read right after the builds: test_exporter_postgres.py then sends from both
+warehouses and builds again on PostgreSQL. The tests that use it run in one pytest-xdist worker
+(conftest.py), or each worker would build it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+from dbt_helpers import prepare_project, run_dbt, write_profile
+from postgres_server import postgres_database_named, postgres_rows
+
+AS_OF = datetime(2026, 11, 23, 12, 0, 0)
+VARS = {"as_of": AS_OF.isoformat(sep=" ")}
+DATASET = "1234567890"  # conftest.DATASET: the dataset whose first send decides the window
+EVENTS = "select event_id, payload, payload_hash, reject_reason from {schema}.meta_capi_events order by event_id"
+REJECTED = (
+    "select order_id, product_id, line_number, reason from {schema}.meta_capi_rejected_lines "
+    "order by order_id, line_number"
+)
+
+
+@dataclass(frozen=True)
+class PostgresSample:
+    database: dict[str, str]  # the libpq variables of the database dbt built in
+    project: Path
+    profiles: Path
+    postgres_target: Path  # dbt's target folder of the PostgreSQL builds
+    duckdb: Path  # the same project and as_of built on DuckDB
+    duckdb_target: Path
+    rows: dict[str, list[tuple]]  # {"postgres_events", "duckdb_events", ...: rows} right after the builds
+
+    def dbt_postgres(self, *args: str) -> None:
+        run_dbt([*args, "--target", "postgres"], self.project, self.project.parent / "unused.duckdb",
+                self.postgres_target, vars=VARS, env={**self.database, "META_DATASET_ID": DATASET},
+                profiles_dir=self.profiles)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def postgres_sample(postgres_env, tmp_path_factory):
+    root = tmp_path_factory.mktemp("postgres_sample")
+    with postgres_database_named(postgres_env, "sample") as database:
+        sample = PostgresSample(
+            database=database, project=prepare_project(root / "project", AS_OF), profiles=write_profile(root / "profiles"),
+            postgres_target=root / "pg-target", duckdb=root / "warehouse.duckdb", duckdb_target=root / "target", rows={},
+        )  # fmt: skip
+        # Everything: seeds, models (the incremental one twice: built, then appended to), unit and data tests.
+        sample.dbt_postgres("build")
+        sample.dbt_postgres("run", "--select", "path:models/events")
+        run_dbt(["build", "--select", "resource_type:seed", "resource_type:model"], sample.project, sample.duckdb,
+                sample.duckdb_target, vars=VARS, env={"META_DATASET_ID": DATASET})  # fmt: skip
+        with duckdb.connect(str(sample.duckdb), read_only=True) as con:
+            sample.rows["duckdb_events"] = con.execute(EVENTS.format(schema="main")).fetchall()
+            sample.rows["duckdb_rejected"] = con.execute(REJECTED.format(schema="main")).fetchall()
+        sample.rows["postgres_events"] = postgres_rows(database, EVENTS.format(schema="analytics"))
+        sample.rows["postgres_rejected"] = postgres_rows(database, REJECTED.format(schema="analytics"))
+        yield sample

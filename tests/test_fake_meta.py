@@ -479,8 +479,10 @@ def test_stop_is_prompt_and_closes_socket():
         assert s.post(m.events_url(), json={"data": [event()], "access_token": TOKEN}).status_code == 200
         m.delay = 5
         with ThreadPoolExecutor(1) as pool:
-            pending = pool.submit(post, m, [event()])  # sleeping in the delay
-            time.sleep(0.1)
+            pending = pool.submit(post, m, [event()])
+            deadline = time.monotonic() + 5
+            while len(m.requests) < 2 and time.monotonic() < deadline:  # until it sleeps in the delay
+                time.sleep(0.01)  # (a fixed 0.1 s sometimes stopped before the request was read)
             t0 = time.monotonic()
             m.stop()
             elapsed = time.monotonic() - t0

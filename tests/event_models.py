@@ -32,7 +32,7 @@ from pathlib import Path
 
 import duckdb
 import yaml
-from dbt_helpers import REPO_ROOT, prepare_project, run_dbt
+from dbt_helpers import REPO_ROOT, prepare_project, run_dbt, run_dbt_in_one_process
 
 # Built in this order, each from the ones before.
 EVENT_MODELS = (
@@ -48,9 +48,9 @@ AS_OF_PLACEHOLDER = "2000-01-01 00:00:00"
 _COMPILED_AS_OF = "cast('2000-01-01 00:00:00.000000' as timestamp)"
 _compiled: dict[tuple, dict[str, str]] = {}
 CUSTOMERS_MODEL = EVENT_MODELS[0]
-# Every customer row built in this process, one DuckDB file per line table shape (see above).
-_CUSTOMER_CACHE = Path(tempfile.mkdtemp(prefix="event-models-customers-"))
-atexit.register(shutil.rmtree, _CUSTOMER_CACHE, ignore_errors=True)
+# This process's compiled projects, and the customer rows it built (a DuckDB file per line table shape).
+_SCRATCH = Path(tempfile.mkdtemp(prefix="event-models-"))
+atexit.register(shutil.rmtree, _SCRATCH, ignore_errors=True)
 
 
 def build_event_models(database: Path | str, as_of: datetime | None = None, table: str = "meta_offline_events") -> None:
@@ -66,7 +66,7 @@ def build_event_models(database: Path | str, as_of: datetime | None = None, tabl
         literal = f"cast('{moment:%Y-%m-%d %H:%M:%S.%f}' as timestamp)"
         _load_reference_seeds(con)
         _build_customers(
-            con, sql[CUSTOMERS_MODEL], _CUSTOMER_CACHE / f"{hashlib.sha256(repr(key).encode()).hexdigest()}.duckdb"
+            con, sql[CUSTOMERS_MODEL], _SCRATCH / f"customers-{hashlib.sha256(repr(key).encode()).hexdigest()}.duckdb"
         )
         for name in EVENT_MODELS[1:]:
             con.execute(f"create or replace table main.{name} as ({sql[name].replace(_COMPILED_AS_OF, literal)})")
@@ -101,23 +101,30 @@ def _build_customers(con: duckdb.DuckDBPyConnection, sql: str, cache: Path) -> N
 
 
 def _compile(shape: tuple, catalog: str, table: str) -> dict[str, str]:
-    """dbt's compiled SQL of each event model, for a line table of this shape in a file named `catalog`."""
-    with tempfile.TemporaryDirectory() as scratch:
-        scratch = Path(scratch)
-        project = prepare_project(scratch / "project", datetime(2000, 1, 1))  # the project parses with its seeds
-        database = scratch / f"{catalog}.duckdb"  # the same catalog name as the test's file
-        con = duckdb.connect(str(database))
-        con.execute(f"create table main.{table} ({', '.join(f'{name} {kind}' for name, kind in shape)})")
-        con.close()
-        target = scratch / "target"
-        vars = {"as_of": AS_OF_PLACEHOLDER}
-        if table != "meta_offline_events":
-            vars["meta_lines_model"] = table
-        # The models check, when compiled, that the reference seeds are loaded as committed.
-        run_dbt(["seed", "--select", "path:seeds/reference"], project, database, target, vars=vars)
-        run_dbt(["compile", "--select", *EVENT_MODELS], project, database, target, vars=vars)
-        compiled = target / "compiled" / "offline_conversions" / "models" / "events"
-        return {name: (compiled / f"{name}.sql").read_text() for name in EVENT_MODELS}
+    """dbt's compiled SQL of each event model, for a line table of this shape in a file named `catalog`.
+
+    One project and DuckDB file per catalog and table in this process: the first compile loads
+    the reference seeds (the models check, when compiled, that they are loaded as committed) in
+    the same dbt process; later ones replace the line table and compile with dbt's partial parse.
+    """
+    scratch = _SCRATCH / f"{catalog}.{table}"
+    project, database, target = scratch / "project", scratch / f"{catalog}.duckdb", scratch / "target"
+    first = not project.exists()
+    if first:
+        prepare_project(project, datetime(2000, 1, 1))  # the project parses with its seeds
+    with duckdb.connect(str(database)) as con:
+        con.execute(f"create or replace table main.{table} ({', '.join(f'{name} {kind}' for name, kind in shape)})")
+    vars = {"as_of": AS_OF_PLACEHOLDER}
+    if table != "meta_offline_events":
+        vars["meta_lines_model"] = table
+    compile = ["compile", "--select", *EVENT_MODELS]
+    if first:
+        seed = ["seed", "--select", "path:seeds/reference"]
+        run_dbt_in_one_process([(seed, target), (compile, target)], project, database, vars=vars)
+    else:
+        run_dbt(compile, project, database, target, vars=vars)
+    compiled = target / "compiled" / "offline_conversions" / "models" / "events"
+    return {name: (compiled / f"{name}.sql").read_text() for name in EVENT_MODELS}
 
 
 def _load_reference_seeds(con: duckdb.DuckDBPyConnection) -> None:

@@ -64,7 +64,7 @@ def build_event_models(database: Path | str, as_of: datetime | None = None, tabl
             sql = _compiled[key] = _compile(shape, Path(database).stem, table)
         moment = (as_of or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
         literal = f"cast('{moment:%Y-%m-%d %H:%M:%S.%f}' as timestamp)"
-        _load_reference_seeds(con)
+        load_reference_seeds(con)
         _build_customers(
             con, sql[CUSTOMERS_MODEL], _SCRATCH / f"customers-{hashlib.sha256(repr(key).encode()).hexdigest()}.duckdb"
         )
@@ -127,7 +127,7 @@ def _compile(shape: tuple, catalog: str, table: str) -> dict[str, str]:
     return {name: (compiled / f"{name}.sql").read_text() for name in EVENT_MODELS}
 
 
-def _load_reference_seeds(con: duckdb.DuckDBPyConnection) -> None:
+def load_reference_seeds(con: duckdb.DuckDBPyConnection) -> None:
     """The reference seeds as `dbt seed` loads them: every column text, but those seeds/_seeds.yml types."""
     con.execute(f"create schema if not exists {REFERENCE_SCHEMA}")
     loaded = {row[0] for row in con.execute(

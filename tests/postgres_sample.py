@@ -1,6 +1,6 @@
 """The sample project built on PostgreSQL 15 once per session, as `postgres_sample`, for
-test_postgres.py and test_exporter_postgres.py (a build costs a minute or more: they used to make
-two each, and a DuckDB reference each).
+test_postgres.py, test_exporter_postgres.py and the PostgreSQL text normalizers' test (a build
+costs a minute or more: they used to make two each, and a DuckDB reference each).
 
 In a database of its own: `dbt build --target postgres` (seeds, models, unit and data tests), then
 `dbt run` of the event models again (the incremental one appended to), into the same target; and
@@ -12,6 +12,7 @@ warehouses and builds again on PostgreSQL. The tests that use it run in one pyte
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -41,10 +42,12 @@ class PostgresSample:
     duckdb_target: Path
     rows: dict[str, list[tuple]]  # {"postgres_events", "duckdb_events", ...: rows} right after the builds
 
-    def dbt_postgres(self, *args: str) -> None:
-        run_dbt([*args, "--target", "postgres"], self.project, self.project.parent / "unused.duckdb",
-                self.postgres_target, vars=VARS, env={**self.database, "META_DATASET_ID": DATASET},
-                profiles_dir=self.profiles)  # fmt: skip
+    def dbt_postgres(self, *args: str, target: Path | None = None) -> subprocess.CompletedProcess:
+        """`dbt <args> --target postgres` in the sample's database, into the builds' target folder
+        or another (a compile of one's own must not replace the run results the exporter reads)."""
+        return run_dbt([*args, "--target", "postgres"], self.project, self.project.parent / "unused.duckdb",
+                       target or self.postgres_target, vars=VARS, env={**self.database, "META_DATASET_ID": DATASET},
+                       profiles_dir=self.profiles)  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,9 @@
 """The dbt text normalizers (macros/normalize/text.sql) give what tests/reference_normalize.py gives, byte
 for byte: on every Unicode code point, alone and inside a word, and on generated customers.
 
-The macros are compiled by dbt once (``dbt compile --inline``, the reference seeds loaded by
-``dbt seed``); DuckDB then runs the compiled SQL on large tables.
+The macros are compiled by dbt once (``dbt compile --inline``) and DuckDB runs the compiled SQL
+on large tables, with the reference seeds loaded as ``dbt seed`` loads them; PostgreSQL runs them
+in the database of the sample build (postgres_sample.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 import reference_normalize as normalize
-from postgres_server import connect_args, postgres_database_named
+from postgres_server import connect_args
 from text_normalizers_sql_helpers import CODE_POINTS, CODE_POINTS_SQL, SqlNormalizers, customers, write_json_lines
 
 CUSTOMERS = 100_000
@@ -170,16 +171,18 @@ def _customer_columns(rows: list[dict[str, object]]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def postgres_sql(tmp_path_factory: pytest.TempPathFactory, postgres_env) -> tuple[SqlNormalizers, dict[str, str]]:
+def postgres_sql(postgres_sample, tmp_path_factory: pytest.TempPathFactory) -> tuple[SqlNormalizers, dict[str, str]]:
+    """The expressions compiled for the database of the PostgreSQL sample build (its reference seeds loaded)."""
     tmp = tmp_path_factory.mktemp("text_normalizers_postgres")
-    with postgres_database_named(postgres_env, "text_normalizers") as env:
-        yield SqlNormalizers.build(tmp, postgres_env=env), env
+    return SqlNormalizers.on_postgres(postgres_sample, tmp), postgres_sample.database
 
 
 @pytest.mark.postgres
-def test_postgres_generated_customers_as_python(postgres_sql, generated_customers) -> None:
+def test_postgres_generated_customers_as_python(postgres_sql) -> None:
     sql, env = postgres_sql
-    rows = generated_customers[:POSTGRES_CUSTOMERS]
+    # generated_customers' first ones (the same seed), made here: this test runs in the worker of
+    # the PostgreSQL sample build (conftest.py), not necessarily in that of the module's others.
+    rows = list(customers(POSTGRES_CUSTOMERS, sorted(normalize._translated_names().exact)))
     records = [{"row_number": number, **row} for number, row in enumerate(rows)]
     columns = ", ".join(f"{name} {kind}" for name, kind in _customer_columns(rows).items())
     with psycopg2.connect(**connect_args(env)) as con, con.cursor() as cursor:

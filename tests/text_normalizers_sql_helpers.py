@@ -1,7 +1,7 @@
 """Helpers of tests/test_text_normalizers_sql.py: dbt-compiled normalizer macros run by DuckDB, and
 generated customers to hold them to tests/reference_normalize.py with.
 
-    project = SqlNormalizers.build(tmp_path)        # project copy, `dbt seed`, one `dbt compile`
+    project = SqlNormalizers.build(tmp_path)        # project copy, one `dbt compile`, seeds loaded
     sql = project.expressions["name"]               # meta_normalize_name(value), compiled
     rows = project.query(f"select {sql} from values_table")
 """
@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-from dbt_helpers import prepare_project, run_dbt, write_profile
+from dbt_helpers import prepare_project, run_dbt
+from event_models import load_reference_seeds
+from postgres_sample import PostgresSample
 
 AS_OF = datetime.datetime(2026, 11, 23, 12)
 MARKER = "/*<<{}>>*/"
@@ -66,6 +68,8 @@ EXPRESSIONS: Mapping[str, str] = {
         order by row_number
     """,
 }
+# Every expression in one `dbt compile --inline`, each after its marker (see split_compiled).
+INLINE = "\n".join(MARKER.format(name) + "\n" + jinja for name, jinja in EXPRESSIONS.items())
 
 
 @dataclass(frozen=True)
@@ -75,22 +79,22 @@ class SqlNormalizers:
     expressions: Mapping[str, str]  # name -> compiled SQL expression over `value` (and `country_alpha2`)
 
     @classmethod
-    def build(cls, tmp_path: Path, postgres_env: Mapping[str, str] | None = None) -> SqlNormalizers:
-        """A project copy with its reference seeds loaded and every expression compiled by dbt,
-        for DuckDB (a file in tmp_path), or for the PostgreSQL database postgres_env names."""
+    def build(cls, tmp_path: Path) -> SqlNormalizers:
+        """A project copy, every expression compiled by dbt for DuckDB, and a DuckDB file in
+        tmp_path holding the reference seeds (as `dbt seed` loads them, see event_models.py)."""
         project_dir = prepare_project(tmp_path / "project", AS_OF)
         db_path = tmp_path / "warehouse.duckdb"
-        target = tmp_path / "target"
-        postgres = {}
-        if postgres_env is not None:
-            postgres = {"env": postgres_env, "profiles_dir": write_profile(tmp_path / "profiles")}
-        engine = ["--target", "postgres"] if postgres_env is not None else []
-        run_dbt(["seed", *engine, "--select", "reference"], project_dir, db_path, target, **postgres)
-        inline = "\n".join(MARKER.format(name) + "\n" + jinja for name, jinja in EXPRESSIONS.items())
-        compiled = run_dbt(
-            ["compile", *engine, "--quiet", "--inline", inline], project_dir, db_path, target, **postgres
-        )
+        compiled = run_dbt(["compile", "--quiet", "--inline", INLINE], project_dir, db_path, tmp_path / "target")
+        with duckdb.connect(str(db_path)) as con:
+            load_reference_seeds(con)
         return cls(project_dir, db_path, split_compiled(compiled.stdout))
+
+    @classmethod
+    def on_postgres(cls, sample: PostgresSample, tmp_path: Path) -> SqlNormalizers:
+        """Every expression compiled by dbt for the PostgreSQL database of `sample`, whose build
+        loaded the reference seeds."""
+        compiled = sample.dbt_postgres("compile", "--quiet", "--inline", INLINE, target=tmp_path / "target")
+        return cls(sample.project, tmp_path / "unused.duckdb", split_compiled(compiled.stdout))
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(self.db_path), read_only=True)

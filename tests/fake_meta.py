@@ -271,6 +271,7 @@ class FakeMeta:
         self._expire_countdown: int | None = None
         self._trace_ids: set[str] = set()
         self._conns: set[socket.socket] = set()
+        self._answering: set[socket.socket] = set()  # those of _conns with a request being answered
         self.reset()
         if expire_after is not None:
             self.expire_token(after=expire_after)
@@ -308,6 +309,9 @@ class FakeMeta:
         self._stopping.set()  # wakes handlers sleeping in a delay
         server.shutdown()
         server.server_close()
+        deadline = time.monotonic() + 1
+        while self._answering and time.monotonic() < deadline:  # the woken ones send their answer
+            time.sleep(0.005)
         with self._lock:
             conns = list(self._conns)
         for conn in conns:  # idle keep-alive connections: end them now
@@ -968,6 +972,15 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve("DELETE")
 
     def _serve(self, method: str) -> None:
+        with self.fake._lock:
+            self.fake._answering.add(self.connection)
+        try:
+            self._answer(method)
+        finally:
+            with self.fake._lock:
+                self.fake._answering.discard(self.connection)
+
+    def _answer(self, method: str) -> None:
         fake = self.fake
         split = urlsplit(self.path)
         query = parse_qs(split.query, keep_blank_values=True)

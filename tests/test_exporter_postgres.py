@@ -133,8 +133,8 @@ def test_the_exporter_sends_from_postgres_what_it_sends_from_duckdb_and_keeps_it
         assert export_postgres(meta) == 0
         assert meta.accepted_events == [] and request_bodies == []
 
-    # The next day's build reads the completed first send from meta_capi.runs: 7 days from now on.
-    postgres_sample.dbt_postgres("build")
+    # The next day's run reads the completed first send from meta_capi.runs: 7 days from now on.
+    postgres_sample.dbt_postgres("run")
     assert window_days() == {7}
     with FakeMeta(token=TOKEN, dataset_ids=[DATASET], now=clock) as meta:
         assert export_postgres(meta) == 0

@@ -58,10 +58,10 @@ def build_event_models(database: Path | str, as_of: datetime | None = None, tabl
     con = duckdb.connect(str(database))
     try:
         shape = tuple(con.execute(f"select column_name, column_type from (describe main.{table})").fetchall())
-        key = (table, shape)
+        key = (Path(database).stem, table, shape)  # the compiled SQL names the catalog and the table
         sql = _compiled.get(key)
         if sql is None:
-            sql = _compiled[key] = _compile(shape, Path(database).stem, table)
+            sql = _compiled[key] = _compile(*key)
         moment = (as_of or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
         literal = f"cast('{moment:%Y-%m-%d %H:%M:%S.%f}' as timestamp)"
         load_reference_seeds(con)
@@ -100,7 +100,7 @@ def _build_customers(con: duckdb.DuckDBPyConnection, sql: str, cache: Path) -> N
         con.execute("detach customer_cache")
 
 
-def _compile(shape: tuple, catalog: str, table: str) -> dict[str, str]:
+def _compile(catalog: str, table: str, shape: tuple) -> dict[str, str]:
     """dbt's compiled SQL of each event model, for a line table of this shape in a file named `catalog`.
 
     One project and DuckDB file per catalog and table in this process: the first compile loads

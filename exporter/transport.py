@@ -88,13 +88,31 @@ def _read(response: requests.Response) -> bytes:
 
 
 def _failure(exc: Exception, watch: _Watch, timeout_seconds: float) -> TransportError:
-    if watch.expired or isinstance(exc, requests.Timeout | TimeoutError):
+    if watch.expired or _timed_out(exc):
         what = f"no complete answer within the request's deadline of {timeout_seconds:g}s"
     elif watch.sent:
         what = "the connection was lost while the answer was awaited or read"
     else:
         what = "the connection failed before the request was sent"
     return TransportError(f"{what} ({type(exc).__name__})", sent=watch.sent)
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """A timeout, also when wrapped: a body stuck on its way times out in the socket's send (its
+    timeout is the deadline too), which urllib3 reports as ProtocolError('Connection aborted.',
+    TimeoutError) and requests as a ConnectionError, sometimes before the deadline's timer."""
+    seen: set[int] = set()
+    pending = [exc]
+    while pending:
+        error = pending.pop()
+        if id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, requests.Timeout | TimeoutError):  # not urllib3's: NewConnectionError is one
+            return True
+        pending += [arg for arg in error.args if isinstance(arg, BaseException)]
+        pending += [cause for cause in (error.__cause__, error.__context__) if cause is not None]
+    return False
 
 
 class _Watch:

@@ -16,9 +16,12 @@ import time
 from collections import Counter
 
 import pytest
+import requests
+import urllib3
 from conftest import DATASET, TOKEN, order_lines
 from fake_meta import FakeMeta, appsecret_proof
 
+from exporter import transport
 from exporter.cli import main
 from exporter.transport import Transport, TransportError
 
@@ -245,3 +248,14 @@ def test_the_deadline_ends_a_request_to_a_server_that_never_reads_or_answers(sil
     assert time.monotonic() - started < 5
     assert raised.value.sent is (body_bytes == 10)  # a body stuck on its way was never sent whole
     transport.close()
+
+
+def test_a_body_stuck_on_its_way_times_out_as_the_deadline_whichever_fires_first():
+    """The socket's send times out at the deadline too, and may beat the deadline's timer: urllib3
+    then reports a ProtocolError around the TimeoutError, requests a ConnectionError. Both are the
+    deadline; a refused connection is not."""
+    stuck = requests.ConnectionError(urllib3.exceptions.ProtocolError("Connection aborted.", TimeoutError("timed out")))
+    refused = requests.ConnectionError(urllib3.exceptions.NewConnectionError(None, "refused"))
+    refused.__context__ = ConnectionRefusedError(111, "Connection refused")
+    assert "deadline of 1s" in str(transport._failure(stuck, transport._Watch(1.0), 1.0))
+    assert "failed before the request was sent" in str(transport._failure(refused, transport._Watch(1.0), 1.0))

@@ -141,18 +141,18 @@ def character_classes_macro() -> str:
         "    The classes:",
         *(f"    - {name}: {why}" for name, (why, _) in CLASSES.items()),
         "-#}",
+        "{#- One branch per class: a call builds the list it asks for alone. (A dictionary of every",
+        "    class, built on each call, cost ~25 ms a call, 0.4-0.9 s of the customers model's compile.) -#}",
         "{% macro meta__character_class_ranges(name) -%}",
-        "    {%- set classes = {",
     ]
-    for name, (_, predicate) in CLASSES.items():
+    for number, (name, (_, predicate)) in enumerate(CLASSES.items()):
         flat = ", ".join(f"[{low}, {high}]" for low, high in _ranges(predicate))
-        lines.append(f"        '{name}': [{flat}],")
+        lines.append(f"    {{%- {'if' if number == 0 else 'elif'} name == '{name}' -%}}")
+        lines.append(f"        {{{{- return([{flat}]) -}}}}")
     lines += [
-        "    } -%}",
-        "    {%- if name not in classes -%}",
+        "    {%- else -%}",
         "        {{ exceptions.raise_compiler_error('unknown character class: ' ~ name) }}",
         "    {%- endif -%}",
-        "    {{- return(classes[name]) -}}",
         "{%- endmacro %}",
         "",
     ]

@@ -4,6 +4,9 @@ event models dbt builds from it."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -12,7 +15,7 @@ from pathlib import Path
 import duckdb
 import fake_meta as fake_meta_module
 import pytest
-from event_models import EVENT_MODELS, build_event_models
+from event_models import EVENT_MODELS, RUN_FOLDER, build_event_models
 from fake_meta import FakeMeta
 
 from exporter import redact
@@ -20,6 +23,18 @@ from exporter.cli import main
 
 # PostgreSQL fixtures (postgres_env, postgres_database, postgres_sample) for the tests marked `postgres`.
 pytest_plugins = ("postgres_server", "postgres_sample")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A folder for this run, shared with the pytest-xdist workers, which inherit the environment
+    (event_models.py compiles each shape of line table there once per run)."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        os.environ[RUN_FOLDER] = tempfile.mkdtemp(prefix="meta-capi-tests-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        shutil.rmtree(os.environ.pop(RUN_FOLDER), ignore_errors=True)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks

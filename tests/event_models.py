@@ -24,7 +24,10 @@ from __future__ import annotations
 
 import atexit
 import csv
+import fcntl
 import hashlib
+import json
+import os
 import shutil
 import tempfile
 from datetime import UTC, datetime
@@ -48,6 +51,7 @@ AS_OF_PLACEHOLDER = "2000-01-01 00:00:00"
 _COMPILED_AS_OF = "cast('2000-01-01 00:00:00.000000' as timestamp)"
 _compiled: dict[tuple, dict[str, str]] = {}
 CUSTOMERS_MODEL = EVENT_MODELS[0]
+RUN_FOLDER = "META_CAPI_TEST_RUN_FOLDER"  # set by conftest.py for the run and its workers
 # This process's compiled projects, and the customer rows it built (a DuckDB file per line table shape).
 _SCRATCH = Path(tempfile.mkdtemp(prefix="event-models-"))
 atexit.register(shutil.rmtree, _SCRATCH, ignore_errors=True)
@@ -61,7 +65,7 @@ def build_event_models(database: Path | str, as_of: datetime | None = None, tabl
         key = (Path(database).stem, table, shape)  # the compiled SQL names the catalog and the table
         sql = _compiled.get(key)
         if sql is None:
-            sql = _compiled[key] = _compile(*key)
+            sql = _compiled[key] = _compiled_on_disk(*key)
         moment = (as_of or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
         literal = f"cast('{moment:%Y-%m-%d %H:%M:%S.%f}' as timestamp)"
         load_reference_seeds(con)
@@ -98,6 +102,23 @@ def _build_customers(con: duckdb.DuckDBPyConnection, sql: str, cache: Path) -> N
             )
     finally:
         con.execute("detach customer_cache")
+
+
+def _compiled_on_disk(catalog: str, table: str, shape: tuple) -> dict[str, str]:
+    """_compile's result, kept in the test run's folder (conftest.py), which every pytest-xdist
+    worker shares: a shape is compiled once per run, by the first worker that needs it, while
+    the others wait for it."""
+    cache = Path(os.environ.get(RUN_FOLDER, _SCRATCH)) / "compiled-event-models"
+    cache.mkdir(exist_ok=True)
+    key = hashlib.sha256(json.dumps([catalog, table, shape]).encode()).hexdigest()
+    path = cache / f"{key}.json"
+    with (cache / f"{key}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.exists():
+            partial = path.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(json.dumps(_compile(catalog, table, shape)))
+            partial.replace(path)
+        return json.loads(path.read_text())
 
 
 def _compile(catalog: str, table: str, shape: tuple) -> dict[str, str]:

@@ -28,9 +28,9 @@ SEEDS_DIR = REPO_ROOT / "seeds" / "reference"
 FIXTURE = Path(__file__).parent / "fixtures" / "phone_disagreements.csv"
 FIXTURE_COLUMNS = ("input", "country", "python", "sql", "why")
 MIN_AGREEMENT = 0.999
-# Rows only the row-count test needs: NULL phones and countries, and duplicates of them.
 # The PostgreSQL test's share of the corpus: every 5th row (the whole took 58 s there).
 POSTGRES_SLICE = 5
+# Rows only the row-count test needs: NULL phones and countries, and duplicates of them.
 NULL_ROWS = [(None, None), (None, "us"), (None, "us"), ("(206) 555-0134", None), ("(206) 555-0134", None)]
 
 
@@ -128,8 +128,8 @@ def _postgres_results(env: dict[str, str], rows: list[tuple], tmp: Path) -> list
 def test_postgres_gives_the_same_numbers_as_duckdb(parity, postgres_database, tmp_path):
     """PostgreSQL's regexes pick among alternatives by their own rules (longest, not first):
     the macro's postgres__ spellings must still give DuckDB's result. On every POSTGRES_SLICE-th
-    corpus row, for CI's time: rows come region by region, each number in ~10 spellings and 3
-    countries, so the slice still holds every region's numbers of every type."""
+    corpus row, for CI's time: each example number of a region and type comes as a block of
+    ~190 rows (siblings, spellings, countries), so the slice holds ~38 of each."""
     rows = [(row_id, *row) for row_id, row in enumerate(parity["rows"]) if row_id % POSTGRES_SLICE == 0]
     duckdb_results = sorted(result for result in parity["sql"] if result[0] % POSTGRES_SLICE == 0)
     assert len(duckdb_results) == len(rows) > 45_000

@@ -4,8 +4,8 @@ costs a minute or more: they used to make two each, and a DuckDB reference each)
 
 In a database of its own: `dbt build --target postgres` (seeds, models, unit and data tests), then
 `dbt run` of the event models again (the incremental one appended to), into the same target; and
-`dbt build` of the same project's seeds and models and as_of on DuckDB, the reference. The rows test_postgres.py
-compares are read right after the builds: test_exporter_postgres.py then sends from both
+a copy of the DuckDB reference (duckdb_reference.py: the same sample and as_of). The rows
+test_postgres.py compares are read right after the builds: test_exporter_postgres.py then sends from both
 warehouses and builds again on PostgreSQL. The tests that use it run in one pytest-xdist worker
 (conftest.py), or each worker would build it.
 """
@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import subprocess
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import duckdb_reference
 import pytest
 from dbt_helpers import prepare_project, run_dbt, write_profile
+from duckdb_reference import AS_OF, DATASET, VARS  # what the DuckDB reference is built with
 from postgres_server import postgres_database_named, postgres_rows
 
-AS_OF = datetime(2026, 11, 23, 12, 0, 0)
-VARS = {"as_of": AS_OF.isoformat(sep=" ")}
-DATASET = "1234567890"  # conftest.DATASET: the dataset whose first send decides the window
 EVENTS = "select event_id, payload, payload_hash, reject_reason from {schema}.meta_capi_events order by event_id"
 REJECTED = (
     "select order_id, product_id, line_number, reason from {schema}.meta_capi_rejected_lines "
@@ -61,8 +59,7 @@ def postgres_sample(postgres_env, tmp_path_factory):
         # Everything: seeds, models (the incremental one twice: built, then appended to), unit and data tests.
         sample.dbt_postgres("build")
         sample.dbt_postgres("run", "--select", "path:models/events")
-        run_dbt(["build", "--select", "resource_type:seed", "resource_type:model"], sample.project, sample.duckdb,
-                sample.duckdb_target, vars=VARS, env={"META_DATASET_ID": DATASET})  # fmt: skip
+        duckdb_reference.copy_to(root)  # sample.duckdb and sample.duckdb_target
         with duckdb.connect(str(sample.duckdb), read_only=True) as con:
             sample.rows["duckdb_events"] = con.execute(EVENTS.format(schema="main")).fetchall()
             sample.rows["duckdb_rejected"] = con.execute(REJECTED.format(schema="main")).fetchall()

@@ -11,15 +11,15 @@ order in which the exporter emits orders may change; the text of every event may
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
-from dbt_helpers import prepare_project, run_dbt
+import duckdb_reference
+from duckdb_reference import AS_OF
 
 from exporter.config import ExportConfig
 from exporter.pipeline import run_export
 
-AS_OF = datetime(2026, 11, 23, 12, 0, 0)
 GOLDEN = Path(__file__).parent / "golden" / "sample_events.jsonl"
 
 
@@ -28,15 +28,7 @@ def sorted_bodies(path: Path) -> bytes:
 
 
 def test_sample_data_gives_exactly_the_golden_events(tmp_path):
-    project = prepare_project(tmp_path / "project", AS_OF)
-    db_path, target = tmp_path / "warehouse.duckdb", tmp_path / "target"
-    run_dbt(
-        ["build", "--select", "resource_type:seed", "resource_type:model"],
-        project,
-        db_path,
-        target,
-        vars={"as_of": AS_OF.isoformat(sep=" ")},
-    )
+    db_path, target = duckdb_reference.copy_to(tmp_path)  # `dbt build` of the sample's seeds and models at AS_OF
     bodies = tmp_path / "bodies.jsonl"
     config = ExportConfig(
         dataset_id="1234567890",

@@ -45,17 +45,7 @@ def _use_database(env: dict[str, str], monkeypatch) -> None:
 def exporter_database(postgres_database, monkeypatch):
     """A new, empty database (postgres_server's postgres_database), used by the exporter."""
     _use_database(postgres_database, monkeypatch)
-    try:
-        yield postgres_database
-    finally:
-        # A role is the server's, not the database's: the one a test made goes with it.
-        if _reader_exists(postgres_database):
-            with _connect(postgres_database) as con, con.cursor() as cursor:
-                cursor.execute("drop owned by meta_capi_reader cascade; drop role meta_capi_reader")
-
-
-def _reader_exists(env: dict[str, str]) -> bool:
-    return bool(postgres_rows(env, "select 1 from pg_roles where rolname = 'meta_capi_reader'"))
+    return postgres_database
 
 
 def _connect(env: dict[str, str]):
@@ -255,23 +245,31 @@ def test_a_model_not_built_is_exit_2(tmp_path, exporter_database, scheduled_env,
 ONE_READER_ROLE = pytest.mark.xdist_group("postgres_reader_role")
 
 
-def _reader_role(env: dict[str, str], monkeypatch, *grants: str) -> None:
-    """Log in as a role that may connect, with only these grants."""
-    with _connect(env) as con, con.cursor() as cursor:
-        cursor.execute(
-            "drop role if exists meta_capi_reader; create role meta_capi_reader login password 'rd-4e7c19b2'"
-        )
-        for grant in grants:
-            cursor.execute(grant)
-    monkeypatch.setenv("PGUSER", "meta_capi_reader")
-    monkeypatch.setenv("PGPASSWORD", "rd-4e7c19b2")
+@pytest.fixture
+def reader_role(built_models, monkeypatch):
+    """A function that makes the exporter log in as a role that may connect, with only the grants
+    given. A role is the server's, not the database's: it is dropped after the test (by this
+    fixture only: a teardown of any other test would drop it under the one using it)."""
+
+    def log_in_as_reader(*grants: str) -> None:
+        with _connect(built_models) as con, con.cursor() as cursor:
+            cursor.execute(
+                "drop role if exists meta_capi_reader; create role meta_capi_reader login password 'rd-4e7c19b2'"
+            )
+            for grant in grants:
+                cursor.execute(grant)
+        monkeypatch.setenv("PGUSER", "meta_capi_reader")
+        monkeypatch.setenv("PGPASSWORD", "rd-4e7c19b2")
+
+    yield log_in_as_reader
+    if postgres_rows(built_models, "select 1 from pg_roles where rolname = 'meta_capi_reader'"):
+        with _connect(built_models) as con, con.cursor() as cursor:
+            cursor.execute("drop owned by meta_capi_reader cascade; drop role meta_capi_reader")
 
 
 @ONE_READER_ROLE
-def test_a_role_that_cannot_read_the_model_is_exit_2_with_the_grants_to_give(
-    tmp_path, built_models, monkeypatch, capsys
-):
-    _reader_role(built_models, monkeypatch)
+def test_a_role_that_cannot_read_the_model_is_exit_2_with_the_grants_to_give(tmp_path, reader_role, capsys):
+    reader_role()
     assert _export(tmp_path) == 2
     line = _one_line(capsys.readouterr().err)
     assert "The PostgreSQL role meta_capi_reader lacks a privilege" in line and "permission denied" in line
@@ -280,13 +278,11 @@ def test_a_role_that_cannot_read_the_model_is_exit_2_with_the_grants_to_give(
 
 @ONE_READER_ROLE
 def test_a_role_that_cannot_create_schema_meta_capi_is_exit_2_before_anything_is_sent(
-    tmp_path, built_models, monkeypatch, capsys
+    tmp_path, built_models, reader_role, capsys
 ):
     with _connect(built_models) as con, con.cursor() as cursor:
         cursor.execute("drop schema meta_capi cascade")  # the exporter's state must be created
-    _reader_role(
-        built_models,
-        monkeypatch,
+    reader_role(
         "grant usage on schema analytics to meta_capi_reader",
         "grant select on all tables in schema analytics to meta_capi_reader",
     )

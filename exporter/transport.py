@@ -97,22 +97,13 @@ def _failure(exc: Exception, watch: _Watch, timeout_seconds: float) -> Transport
     return TransportError(f"{what} ({type(exc).__name__})", sent=watch.sent)
 
 
-def _timed_out(exc: BaseException) -> bool:
+def _timed_out(error: BaseException) -> bool:
     """A timeout, also when wrapped: a body stuck on its way times out in the socket's send (its
     timeout is the deadline too), which urllib3 reports as ProtocolError('Connection aborted.',
     TimeoutError) and requests as a ConnectionError, sometimes before the deadline's timer."""
-    seen: set[int] = set()
-    pending = [exc]
-    while pending:
-        error = pending.pop()
-        if id(error) in seen:
-            continue
-        seen.add(id(error))
-        if isinstance(error, requests.Timeout | TimeoutError):  # not urllib3's: NewConnectionError is one
-            return True
-        pending += [arg for arg in error.args if isinstance(arg, BaseException)]
-        pending += [cause for cause in (error.__cause__, error.__context__) if cause is not None]
-    return False
+    if isinstance(error, requests.Timeout | TimeoutError):  # not urllib3's: NewConnectionError is one
+        return True
+    return any(_timed_out(arg) for arg in error.args if isinstance(arg, BaseException))
 
 
 class _Watch:

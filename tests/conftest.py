@@ -15,7 +15,8 @@ from pathlib import Path
 import duckdb
 import fake_meta as fake_meta_module
 import pytest
-from event_models import EVENT_MODELS, RUN_FOLDER, build_event_models
+import run_folder
+from event_models import EVENT_MODELS, build_event_models
 from fake_meta import FakeMeta
 
 from exporter import redact
@@ -26,15 +27,14 @@ pytest_plugins = ("postgres_server", "postgres_sample")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """A folder for this run, shared with the pytest-xdist workers, which inherit the environment
-    (event_models.py compiles each shape of line table there once per run)."""
+    """The run's folder (run_folder.py), made before the pytest-xdist workers start: they inherit it."""
     if "PYTEST_XDIST_WORKER" not in os.environ:
-        os.environ[RUN_FOLDER] = tempfile.mkdtemp(prefix="meta-capi-tests-")
+        os.environ[run_folder.VARIABLE] = tempfile.mkdtemp(prefix="meta-capi-tests-")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if "PYTEST_XDIST_WORKER" not in os.environ:
-        shutil.rmtree(os.environ.pop(RUN_FOLDER), ignore_errors=True)
+        shutil.rmtree(os.environ.pop(run_folder.VARIABLE), ignore_errors=True)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks

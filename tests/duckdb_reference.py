@@ -2,7 +2,7 @@
 Spark builds (postgres_sample.py, spark_warehouse.py) and the golden events are held to.
 
 It is built once per test run, by the first worker that asks (the others wait on a lock in the
-run's folder, conftest.py), and each caller gets a copy of the DuckDB file and dbt's target
+run's folder, run_folder.py), and each caller gets a copy of the DuckDB file and dbt's target
 folder: the exporter keeps its state in the file.
 
     database, target = duckdb_reference.copy_to(tmp_path)   # tmp_path/warehouse.duckdb, tmp_path/target
@@ -10,15 +10,12 @@ folder: the exporter keeps its state in the file.
 
 from __future__ import annotations
 
-import fcntl
-import os
 import shutil
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
+import run_folder
 from dbt_helpers import prepare_project, run_dbt
-from event_models import RUN_FOLDER
 
 AS_OF = datetime(2026, 11, 23, 12, 0, 0)
 VARS = {"as_of": AS_OF.isoformat(sep=" ")}
@@ -37,10 +34,8 @@ def copy_to(folder: Path) -> tuple[Path, Path]:
 
 
 def _built() -> Path:
-    run_folder = Path(os.environ.get(RUN_FOLDER) or tempfile.mkdtemp(prefix="duckdb-reference-"))
-    built = run_folder / "duckdb-reference"
-    with (run_folder / "duckdb-reference.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with run_folder.locked("duckdb-reference") as folder:
+        built = folder / "duckdb-reference"
         if not (built / "done").exists():
             shutil.rmtree(built, ignore_errors=True)
             project = prepare_project(built / "project", AS_OF)

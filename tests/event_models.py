@@ -24,16 +24,15 @@ from __future__ import annotations
 
 import atexit
 import csv
-import fcntl
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import run_folder
 import yaml
 from dbt_helpers import REPO_ROOT, prepare_project, run_dbt, run_dbt_in_one_process
 
@@ -51,7 +50,6 @@ AS_OF_PLACEHOLDER = "2000-01-01 00:00:00"
 _COMPILED_AS_OF = "cast('2000-01-01 00:00:00.000000' as timestamp)"
 _compiled: dict[tuple, dict[str, str]] = {}
 CUSTOMERS_MODEL = EVENT_MODELS[0]
-RUN_FOLDER = "META_CAPI_TEST_RUN_FOLDER"  # set by conftest.py for the run and its workers
 # This process's compiled projects, and the customer rows it built (a DuckDB file per line table shape).
 _SCRATCH = Path(tempfile.mkdtemp(prefix="event-models-"))
 atexit.register(shutil.rmtree, _SCRATCH, ignore_errors=True)
@@ -105,19 +103,14 @@ def _build_customers(con: duckdb.DuckDBPyConnection, sql: str, cache: Path) -> N
 
 
 def _compiled_on_disk(catalog: str, table: str, shape: tuple) -> dict[str, str]:
-    """_compile's result, kept in the test run's folder (conftest.py), which every pytest-xdist
-    worker shares: a shape is compiled once per run, by the first worker that needs it, while
-    the others wait for it."""
-    cache = Path(os.environ.get(RUN_FOLDER, _SCRATCH)) / "compiled-event-models"
-    cache.mkdir(exist_ok=True)
+    """_compile's result, kept in the test run's folder (run_folder.py): a shape is compiled once
+    per run, by the first worker that needs it, while the others wait for it."""
     key = hashlib.sha256(json.dumps([catalog, table, shape]).encode()).hexdigest()
-    path = cache / f"{key}.json"
-    with (cache / f"{key}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not path.exists():
-            partial = path.with_suffix(f".{os.getpid()}.tmp")
-            partial.write_text(json.dumps(_compile(catalog, table, shape)))
-            partial.replace(path)
+    with run_folder.locked(f"compiled-{key}") as folder:
+        path = folder / f"compiled-{key}.json"
+        if not path.exists():  # written whole, then named: a worker killed meanwhile leaves no half file
+            path.with_suffix(".tmp").write_text(json.dumps(_compile(catalog, table, shape)))
+            path.with_suffix(".tmp").replace(path)
         return json.loads(path.read_text())
 
 

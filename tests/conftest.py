@@ -39,7 +39,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """For pytest-xdist (scripts/test runs a worker per core, `--dist loadgroup`): the Spark tests
+    """For pytest-xdist (scripts/test runs two workers more than cores, `--dist loadgroup`): the Spark tests
     share one Spark session and build, so they run in one worker, and so do those of the
     PostgreSQL build of postgres_sample.py; every other test runs in the worker of its module's
     other tests, as a module-scoped fixture (a dbt build, a corpus) is made again in each worker
